@@ -1,0 +1,179 @@
+"""Group pgAudit records into statements and judge each statement exactly once.
+
+The unit of counting is a statement: one distinct (log stream, backend, pgAudit statement id). pgAudit writes all
+records of a statement from its backend, one after the other: the records of its substatements (a DELETE inside
+a function, a trigger's INSERT) and, with log_relation on, one per relation. So a statement is complete when its
+backend writes a record with another statement id, disconnects, or the input ends.
+
+A backend is its session id where the log has one (csvlog, jsonlog, %c), otherwise its pid, renewed when the pid
+is reused: a `connection received` entry for that pid, a change of user or database, or statement ids that go
+back. Where the prefix has no user, the `connection authorized` entry of the backend names it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+
+from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.policy.accounts import UNKNOWN_USER
+from pgaudit_monitor.policy.verdict import Judge
+from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, parse_record
+
+_AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
+_RECEIVED = "connection received:"
+_DISCONNECTED = "disconnection:"
+
+
+@dataclass
+class _OpenStatement:
+    first: LogEntry
+    user: str
+    records: list[AuditRecord]
+    part_index: int | None
+
+    @property
+    def statement_id(self) -> int:
+        return self.records[0].statement_id
+
+
+@dataclass
+class _Backend:
+    user: str | None = None  # from `connection authorized`, for prefixes without %u
+    database: str | None = None
+    open: _OpenStatement | None = None
+    last_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
+    last_part: int = -1
+    last_done: int | None = None  # the statement id last judged, and whether it was reported
+    last_done_detected: bool = False
+    prefix_identity: tuple[str | None, str | None] = field(default=(None, None))
+
+
+class StatementAssembler:
+    """Feed LogEntries in log order; get an Outcome for each statement as soon as it is complete.
+
+    Memory stays flat: a backend's state is dropped at its disconnection, and at most `max_backends` are kept
+    (the least recently active is completed and forgotten first).
+    """
+
+    def __init__(self, judge: Judge, max_backends: int = 50_000) -> None:
+        self.judge = judge
+        self.max_backends = max_backends
+        self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
+        self.malformed: list[Malformed] = []
+
+    def feed(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
+        """Take one entry; yield the outcomes it completes, or a Malformed for an unreadable AUDIT record."""
+        message = entry.message
+        if is_audit_message(message):
+            try:
+                record = parse_record(message)
+            except RecordError as exc:
+                yield Malformed(entry.source, entry.line, str(exc), message[:80])
+                return
+            yield from self._record(entry, record)
+        elif message.startswith(_RECEIVED) or message.startswith(_DISCONNECTED):
+            yield from self._end_backend(entry)
+        elif (match := _AUTHORIZED.match(message)) is not None:
+            backend = self._backend(entry)
+            backend.user, backend.database = match.group("user"), match.group("database")
+
+    def flush(self) -> Iterator[Outcome]:
+        """End of input: judge every statement still open."""
+        for key in list(self._backends):
+            backend = self._backends.pop(key)
+            if backend.open is not None:
+                yield from self._complete(backend)
+
+    # ------------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _key(entry: LogEntry) -> Hashable:
+        if entry.session_id:
+            return (entry.stream, entry.session_id)
+        return (entry.stream, entry.pid)
+
+    def _backend(self, entry: LogEntry) -> _Backend:
+        key = self._key(entry)
+        backend = self._backends.get(key)
+        if backend is None:
+            backend = self._backends[key] = _Backend()
+        else:
+            self._backends.move_to_end(key)
+        return backend
+
+    def _end_backend(self, entry: LogEntry) -> Iterator[Outcome]:
+        backend = self._backends.pop(self._key(entry), None)
+        if backend is not None and backend.open is not None:
+            yield from self._complete(backend)
+
+    def _record(self, entry: LogEntry, record: AuditRecord) -> Iterator[Outcome]:
+        backend = self._backend(entry)
+        identity = (entry.user, entry.database)
+        if entry.session_id is None and entry.user is not None and backend.prefix_identity != identity:
+            if backend.prefix_identity != (None, None):  # another role or database on this pid: a new backend
+                yield from self._complete(backend)
+                backend = self._backends[self._key(entry)] = _Backend()
+            backend.prefix_identity = identity
+        current = backend.open
+        if current is not None and self._continues(current, record):
+            current.records.append(record)
+            return
+        if current is not None:
+            yield from self._complete(backend)
+        if record.substatement_id > 1 and record.statement_id == backend.last_done and backend.last_done_detected:
+            return  # late records of a statement already reported: counted once
+        user = entry.user or backend.user or UNKNOWN_USER
+        backend.open = _OpenStatement(entry, user, [record], self._part(backend, record))
+        if len(self._backends) > self.max_backends:
+            yield from self._evict()
+
+    @staticmethod
+    def _continues(current: _OpenStatement, record: AuditRecord) -> bool:
+        if record.statement_id != current.statement_id:
+            return False
+        last_sub = current.records[-1].substatement_id
+        if record.substatement_id < last_sub:
+            return False  # ids went back: the pid was reused by a new backend
+        if record.substatement_id == 1 and record.statement_logged and current.records[0].statement_logged:
+            return record.statement == current.records[0].statement
+        return True
+
+    def _part(self, backend: _Backend, record: AuditRecord) -> int | None:
+        if record.substatement_id != 1 or not record.statement_logged:
+            return None
+        text = record.statement
+        start = backend.last_part + 1 if text == backend.last_text else 0
+        index = self.judge.match_part(record, text, start)
+        backend.last_text, backend.last_part = text, (index if index is not None else backend.last_part)
+        return index
+
+    def _complete(self, backend: _Backend) -> Iterator[Outcome]:
+        current = backend.open
+        if current is None:
+            return
+        backend.open = None
+        verdict = self.judge.judge(current.user, current.records, current.part_index)
+        backend.last_done, backend.last_done_detected = current.statement_id, verdict.detected
+        entry = current.first
+        yield Outcome(
+            verdict=verdict,
+            time=entry.time,
+            user=current.user,
+            database=entry.database or backend.database,
+            client=entry.remote,
+            application_name=entry.application_name,
+            pid=entry.pid,
+            session_id=entry.session_id,
+            statement_id=current.statement_id,
+            source=entry.source,
+            line=entry.line,
+            stream=entry.stream,
+        )
+
+    def _evict(self) -> Iterator[Outcome]:
+        while len(self._backends) > self.max_backends:
+            _, backend = self._backends.popitem(last=False)
+            yield from self._complete(backend)

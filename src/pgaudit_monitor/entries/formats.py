@@ -1,0 +1,127 @@
+"""Parse one raw entry of each PostgreSQL log format into a LogEntry.
+
+Each parser takes the bytes of a whole entry (as the splitters cut them) and returns a LogEntry, or a Malformed
+naming the reason. None of them raises on bad input: a log can hold anything, and the monitor must go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.entries.prefix import CompiledPrefix
+
+UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
+_EXCERPT = 80
+
+
+def _decode(data: bytes) -> str:
+    # A log mixes encodings when databases do; undecodable bytes must not stop the scan.
+    return data.decode("utf-8", errors="replace")
+
+
+def _known(value: str | None) -> str | None:
+    return None if value in (None, "", UNKNOWN) else value
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_stderr(
+    data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
+) -> LogEntry | Malformed:
+    """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB."""
+    text = _decode(data).rstrip("\r\n")
+    if "\n\t" in text:
+        text = text.replace("\n\t", "\n")
+    match = prefix.regex.match(text)
+    if match is None:
+        return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", text[:_EXCERPT])
+    fields = match.groupdict()
+    remote = fields.get("remote") or fields.get("remote_host")
+    return LogEntry(
+        message=fields["message"],
+        level=fields["level"],
+        source=source,
+        line=line,
+        stream=stream,
+        time=fields.get("time"),
+        user=_known(fields.get("user")),
+        database=_known(fields.get("database")),
+        pid=_int(fields.get("pid")),
+        remote=_known(remote),
+        application_name=_known(fields.get("application_name")),
+        session_id=fields.get("session_id"),
+        session_line=_int(fields.get("session_line")),
+    )
+
+
+def parse_jsonlog(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
+    """One jsonlog entry (PostgreSQL 15+): a JSON object on one line."""
+    text = _decode(data).strip()
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        return Malformed(source, line, f"not a JSON object ({exc.args[0] if exc.args else exc})", text[:_EXCERPT])
+    if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
+        return Malformed(source, line, "JSON entry without a message", text[:_EXCERPT])
+    host, port = obj.get("remote_host"), obj.get("remote_port")
+    remote = f"{host}({port})" if host and port is not None else host
+    return LogEntry(
+        message=obj["message"],
+        level=str(obj.get("error_severity", "")),
+        source=source,
+        line=line,
+        stream=stream,
+        time=obj.get("timestamp"),
+        user=_known(obj.get("user")),
+        database=_known(obj.get("dbname")),
+        pid=_int(obj.get("pid")),
+        remote=_known(remote),
+        application_name=_known(obj.get("application_name")),
+        session_id=obj.get("session_id"),
+        session_line=_int(obj.get("line_num")),
+    )
+
+
+# csvlog columns, PostgreSQL 13 to 17 (14 appended backend_type, leader_pid and query_id).
+CSV_TIME, CSV_USER, CSV_DATABASE, CSV_PID, CSV_REMOTE, CSV_SESSION, CSV_LINE = range(7)
+CSV_SEVERITY, CSV_MESSAGE, CSV_APPLICATION = 11, 13, 22
+_CSV_MIN_COLUMNS = 23
+
+
+def parse_csvlog(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
+    """One csvlog row; quoted fields may hold newlines."""
+    text = _decode(data).rstrip("\r\n")
+    try:
+        rows = list(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        return Malformed(source, line, f"not a CSV row ({exc})", text[:_EXCERPT])
+    row = rows[0] if len(rows) == 1 else []
+    if len(row) < _CSV_MIN_COLUMNS:
+        return Malformed(source, line, f"csvlog row with {len(row)} columns, expected at least 23", text[:_EXCERPT])
+    remote = row[CSV_REMOTE]
+    if ":" in remote and not remote.startswith("["):
+        host, _, port = remote.rpartition(":")
+        remote = f"{host}({port})"
+    return LogEntry(
+        message=row[CSV_MESSAGE],
+        level=row[CSV_SEVERITY],
+        source=source,
+        line=line,
+        stream=stream,
+        time=row[CSV_TIME] or None,
+        user=_known(row[CSV_USER]),
+        database=_known(row[CSV_DATABASE]),
+        pid=_int(row[CSV_PID]),
+        remote=_known(remote),
+        application_name=_known(row[CSV_APPLICATION]),
+        session_id=row[CSV_SESSION] or None,
+        session_line=_int(row[CSV_LINE]),
+    )

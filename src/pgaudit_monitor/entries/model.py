@@ -1,0 +1,42 @@
+"""The two things a log reader hands on: a parsed entry, or the reason an entry could not be parsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One PostgreSQL log entry (one elog message), whatever format it was written in.
+
+    Fields the format or the log_line_prefix does not carry are None. `stream` names the server-side stream the
+    entry belongs to (for backend identity); `source` and `line` say where it was read, for error messages.
+    """
+
+    message: str
+    level: str
+    source: str
+    line: int
+    stream: str = ""
+    time: str | None = None
+    user: str | None = None
+    database: str | None = None
+    pid: int | None = None
+    remote: str | None = None
+    application_name: str | None = None
+    session_id: str | None = None
+    session_line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """An entry that could not be read; reported with its place and reason, then skipped."""
+
+    source: str
+    line: int
+    reason: str
+    excerpt: str = ""
+
+    def __str__(self) -> str:
+        excerpt = f": {self.excerpt!r}" if self.excerpt else ""
+        return f"{self.source}:{self.line}: {self.reason}{excerpt}"

@@ -1,0 +1,135 @@
+"""Read PostgreSQL log entries from files (plain or gzip), standard input, or CloudWatch Logs events.
+
+The format is detected from the content, never from the file name: jsonlog starts with `{`, csvlog with a
+millisecond timestamp and a comma, anything else is stderr format read with the configured log_line_prefix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from enum import Enum
+from typing import BinaryIO
+
+from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
+from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.entries.prefix import CompiledPrefix
+from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, CONNECTION_NEEDLE, CsvSplitter, EntrySplitter
+
+BLOCK_SIZE = 4 << 20
+DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
+"""What the detection pipeline needs: audit records, and connection entries that start backends and name users."""
+
+_CSV_START = re.compile(rb'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^,\n]*,("(?:[^"]|"")*")?,("(?:[^"]|"")*")?,\d*,')
+STDIN = "-"
+
+
+class LogFormat(Enum):
+    STDERR = "stderr"
+    CSVLOG = "csvlog"
+    JSONLOG = "jsonlog"
+
+
+def sniff_format(head: bytes) -> LogFormat:
+    """Tell the log format from the first bytes of a log."""
+    first = head.lstrip()[:1]
+    if first == b"{":
+        return LogFormat.JSONLOG
+    if _CSV_START.match(head.lstrip()):
+        return LogFormat.CSVLOG
+    return LogFormat.STDERR
+
+
+class InputError(OSError):
+    """A log that cannot be opened or read at all (as opposed to one with malformed entries)."""
+
+
+def _open(path: str) -> BinaryIO:
+    if path == STDIN:
+        return sys.stdin.buffer
+    try:
+        handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by read_file
+        if handle.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
+            return gzip.open(handle)  # type: ignore[return-value]
+        return handle
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def default_stream(path: str) -> str:
+    """The server a file's entries come from: rotated files in one directory belong to one server."""
+    return "<stdin>" if path == STDIN else os.path.dirname(os.path.abspath(path))
+
+
+def read_file(
+    path: str,
+    prefix: CompiledPrefix,
+    *,
+    needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES,
+    stream: str | None = None,
+) -> Iterator[LogEntry | Malformed]:
+    """Yield the entries of one log file (or `-` for standard input) that contain a needle.
+
+    Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
+    """
+    source = "<stdin>" if path == STDIN else path
+    stream = default_stream(path) if stream is None else stream
+    handle = _open(path)
+    try:
+        yield from _read_blocks(handle, prefix, needles, source, stream)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{source}: read failed: {exc}") from exc
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def _read_blocks(
+    handle: BinaryIO, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None, source: str, stream: str
+) -> Iterator[LogEntry | Malformed]:
+    block = handle.read(BLOCK_SIZE)
+    fmt = sniff_format(block[:65536])
+    splitter, parse = make_parser(fmt, prefix, needles)
+    while block:
+        for raw in splitter.feed(block):
+            yield parse(raw.data, source=source, line=raw.line, stream=stream)
+        block = handle.read(BLOCK_SIZE)
+    for raw in splitter.finish():
+        yield parse(raw.data, source=source, line=raw.line, stream=stream)
+
+
+Parser = Callable[..., LogEntry | Malformed]
+
+
+def make_parser(
+    fmt: LogFormat, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES
+) -> tuple[EntrySplitter | CsvSplitter, Parser]:
+    """The splitter and the entry parser for one format, for readers that feed bytes themselves."""
+    if fmt is LogFormat.JSONLOG:
+        return EntrySplitter(needles, continuation=None), parse_jsonlog
+    if fmt is LogFormat.CSVLOG:
+        return CsvSplitter(needles), parse_csvlog
+
+    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
+        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
+
+    return EntrySplitter(needles, continuation=b"\t"), parse
+
+
+def read_events(
+    events: Iterable[tuple[str, str]], prefix: CompiledPrefix, *, source: str
+) -> Iterator[LogEntry | Malformed]:
+    """Entries from CloudWatch Logs events, given as (log stream name, message) pairs.
+
+    RDS exports one event per entry, newlines (and PostgreSQL's TABs after them) inside. The stream name is the
+    instance, which is what identifies a backend together with its pid.
+    """
+    for number, (stream, message) in enumerate(events, start=1):
+        data = message.encode("utf-8", errors="surrogateescape")
+        if message.lstrip()[:1] == "{":
+            yield parse_jsonlog(data, source=source, line=number, stream=stream)
+        else:
+            yield parse_stderr(data, prefix, source=source, line=number, stream=stream)

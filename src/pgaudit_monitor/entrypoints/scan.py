@@ -1,0 +1,98 @@
+"""`pgaudit-monitor scan FILE...`: print the detections found in PostgreSQL log files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from pgaudit_monitor.config import ConfigError, load_settings
+from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.entries.reader import STDIN, InputError
+from pgaudit_monitor.pipeline import Pipeline
+from pgaudit_monitor.sinks.console import write_explain, write_json_line, write_table
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Read PostgreSQL logs (stderr format with any log_line_prefix, csvlog or jsonlog; plain or gzip; '-' or
+nothing for standard input) and print every statement in which a human ran DML on application tables, or read
+a sensitive catalog. The format is detected from the content. Files in one directory are one server's log:
+give rotated files in the order they were written."""
+
+
+def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    parser = commands.add_parser(
+        "scan",
+        help="print the detections in PostgreSQL log files",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit codes: 0 nothing detected, 1 detections found, 2 bad usage or unreadable input.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="log files (.gz too); '-' for standard input")
+    add_policy_options(parser)
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a table and a summary (default); json: one JSON object per detection per line, nothing else",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list the statements the policy excluded and the rule that excluded each, with counts "
+        "(on stderr with --format json)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(
+            args.config, service_accounts=args.service_accounts, log_line_prefix=args.log_line_prefix
+        )
+    except ConfigError as exc:
+        print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    pipeline = Pipeline(settings)
+    files = args.files or [STDIN]
+    detections: list[Outcome] = []
+    excluded: list[Outcome] = []
+    malformed = unreadable = found = 0
+    as_json = args.format == "json"
+
+    def take(item: Outcome | Malformed) -> None:
+        nonlocal malformed, found
+        if isinstance(item, Malformed):
+            malformed += 1
+            print(f"pgaudit-monitor scan: skipped malformed entry: {item}", file=sys.stderr)
+        elif item.detected:
+            found += 1
+            if as_json:
+                write_json_line(item, sys.stdout)
+                sys.stdout.flush()
+            else:
+                detections.append(item)
+        elif args.explain:
+            excluded.append(item)
+
+    for path in files:
+        try:
+            for item in pipeline.scan_file(path):
+                take(item)
+        except InputError as exc:
+            unreadable += 1
+            print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
+    for item in pipeline.finish():
+        take(item)
+    if not as_json:
+        write_table(detections, sys.stdout)
+    if args.explain:
+        write_explain(excluded, sys.stderr if as_json else sys.stdout)
+    if malformed:
+        print(f"pgaudit-monitor scan: {malformed} malformed entries skipped", file=sys.stderr)
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_FOUND if found else EXIT_OK

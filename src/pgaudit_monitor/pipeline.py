@@ -1,0 +1,46 @@
+"""The one core every entry point shares: log entries in, an Outcome per audited statement out.
+
+The CLI's `scan`, the Lambda and the watcher differ only in where entries come from and where outcomes go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from pgaudit_monitor.config import Settings
+from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.detections.statements import StatementAssembler
+from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.entries.prefix import compile_prefix
+from pgaudit_monitor.entries.reader import read_events, read_file
+from pgaudit_monitor.policy.verdict import Judge
+
+
+class Pipeline:
+    """Judges the statements of one or more logs with one policy. Keep one per run: it holds backend state."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.prefix = compile_prefix(settings.log_line_prefix)
+        self.assembler = StatementAssembler(Judge(settings.policy()))
+
+    def feed(self, entries: Iterable[LogEntry | Malformed]) -> Iterator[Outcome | Malformed]:
+        """Outcomes of the statements these entries complete (more may follow until `finish`)."""
+        for entry in entries:
+            if isinstance(entry, Malformed):
+                yield entry
+            else:
+                yield from self.assembler.feed(entry)
+
+    def finish(self) -> Iterator[Outcome]:
+        """The statements still open at the end of the input."""
+        yield from self.assembler.flush()
+
+    def scan_file(self, path: str) -> Iterator[Outcome | Malformed]:
+        """Entries of one file (raises InputError if it cannot be read). Call `finish` after the last file."""
+        yield from self.feed(read_file(path, self.prefix))
+
+    def scan_events(self, events: Iterable[tuple[str, str]], source: str) -> Iterator[Outcome | Malformed]:
+        """CloudWatch Logs events as (log stream, message) pairs, then the end of input."""
+        yield from self.feed(read_events(events, self.prefix, source=source))
+        yield from self.finish()

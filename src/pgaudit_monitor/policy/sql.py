@@ -1,0 +1,224 @@
+"""Read a statement's text with PostgreSQL's own grammar (pglast / libpg_query): which rows it touches, and how.
+
+Nothing here looks at substrings of the SQL. A comment, a string literal or a column alias that spells
+`pg_catalog` or `SELECT 1` changes nothing, because only the parse tree is read: the relations it names
+(RangeVar nodes), and the kind of each statement, including data-modifying statements nested in a CTE.
+
+The hot path is the C parser: `parse_sql_json` and `fingerprint` cost microseconds, where building pglast's Python
+node objects costs about a hundred. Results are cached twice: by exact text, and by fingerprint, which ignores
+literal values but keeps every identifier and option, so `UPDATE t SET x=1 WHERE id=7` and `... id=8` share one
+analysis.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pglast import parser as pg_parser
+
+# Severity order when one statement does several things (a SELECT whose CTE deletes is a DELETE).
+COMMAND_ORDER: tuple[str, ...] = ("TRUNCATE", "DELETE", "MERGE", "UPDATE", "INSERT", "COPY", "SELECT")
+_DML_NODES = {
+    "InsertStmt": "INSERT",
+    "UpdateStmt": "UPDATE",
+    "DeleteStmt": "DELETE",
+    "MergeStmt": "MERGE",
+}
+# Command tags as pgAudit writes them, for the utility statements we match records against.
+_TAGS = {
+    "SelectStmt": "SELECT",
+    "CopyStmt": "COPY",
+    "TruncateStmt": "TRUNCATE TABLE",
+    "ExplainStmt": "EXPLAIN",
+    "PrepareStmt": "PREPARE",
+    "ExecuteStmt": "EXECUTE",
+    "LockStmt": "LOCK TABLE",
+    "DeclareCursorStmt": "DECLARE CURSOR",
+    "VariableSetStmt": "SET",
+    "VariableShowStmt": "SHOW",
+    "DoStmt": "DO",
+    "CallStmt": "CALL",
+    **_DML_NODES,
+}
+_FALSE_WORDS = frozenset({"false", "off", "0", "no"})
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A relation a statement names: schema None when unqualified (resolved later by the policy)."""
+
+    schema: str | None
+    name: str
+    object_type: str | None = None  # pgAudit's OBJECT_TYPE when the name came from the record (TABLE, VIEW...)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What running a statement does to rows: the command, in its severest form, and the relations it names."""
+
+    command: str
+    relations: tuple[Relation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedStatement:
+    """One statement of a query string, as the grammar sees it.
+
+    `access` is None when running it touches no rows; `rule` then says why. A PREPARE touches no rows, but its
+    later EXECUTE does: that access is kept in `deferred`. `inner_tag` is the tag of a wrapped statement
+    (EXPLAIN's, PREPARE's), which pgAudit writes on the executor's record of the wrapper.
+    """
+
+    tag: str
+    text: str
+    access: Access | None
+    rule: str | None = None
+    deferred: Access | None = None
+    inner_tag: str | None = None
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in a JSON parse tree, depth first."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _relations_and_commands(tree: Any) -> tuple[tuple[Relation, ...], set[str]]:
+    cte_names: set[str] = set()
+    range_vars: list[dict[str, Any]] = []
+    commands: set[str] = set()
+    for node in _walk(tree):
+        if "relname" in node:  # RangeVar: the only node with a relname field
+            range_vars.append(node)
+        if "ctename" in node:
+            cte_names.add(node["ctename"])
+        for key in node.keys() & _DML_NODES.keys():
+            commands.add(_DML_NODES[key])
+    relations: list[Relation] = []
+    for rv in range_vars:
+        schema = rv.get("schemaname")
+        if schema is None and rv["relname"] in cte_names:
+            continue  # a reference to a CTE of the statement, not a table
+        relation = Relation(schema, rv["relname"])
+        if relation not in relations:
+            relations.append(relation)
+    return tuple(relations), commands
+
+
+def _severest(commands: set[str]) -> str:
+    return next(c for c in COMMAND_ORDER if c in commands)
+
+
+def _access(tree: Any, base: str) -> Access | None:
+    relations, commands = _relations_and_commands(tree)
+    if not relations:
+        return None
+    return Access(_severest(commands | {base}), relations)
+
+
+def _explain_analyzes(body: dict[str, Any]) -> bool:
+    for option in body.get("options", []):
+        elem = option.get("DefElem", {})
+        if elem.get("defname") != "analyze":
+            continue
+        arg = elem.get("arg")
+        if arg is None:
+            return True
+        value = next(iter(arg.values()), {})
+        word = str(value.get("sval", value.get("ival", value.get("boolval", 0)))).lower()
+        return word not in _FALSE_WORDS
+    return False
+
+
+def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
+    kind, body = next(iter(node.items()))
+    tag = _TAGS.get(kind, kind)
+    if kind == "SelectStmt":
+        access = _access(body, "SELECT")
+        return ParsedStatement(tag, text, access, None if access else "no-relation")
+    if kind in _DML_NODES:
+        return ParsedStatement(tag, text, _access(body, _DML_NODES[kind]))
+    if kind in ("CopyStmt", "TruncateStmt"):
+        command = "COPY" if kind == "CopyStmt" else "TRUNCATE"
+        access = _access(body, command)
+        return ParsedStatement(tag, text, access, None if access else "no-relation")
+    if kind == "ExplainStmt":
+        inner = _statement(body["query"], text)
+        if _explain_analyzes(body):
+            return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
+        return ParsedStatement(tag, text, None, "explain-only", inner_tag=inner.tag)
+    if kind == "PrepareStmt":
+        inner = _statement(body["query"], text)
+        return ParsedStatement(tag, text, None, "prepare", deferred=inner.access, inner_tag=inner.tag)
+    if kind in ("CreateTableAsStmt", "DeclareCursorStmt"):
+        # CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW and cursors read the rows of their query.
+        inner = _statement(body["query"], text)
+        tag = "CREATE TABLE AS" if kind == "CreateTableAsStmt" else tag
+        return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
+    if kind == "LockStmt":
+        return ParsedStatement(tag, text, None, "lock")
+    return ParsedStatement(tag, text, None, "not-dml")
+
+
+class SqlAnalyzer:
+    """Parse query strings into ParsedStatements, with bounded caches by text and by fingerprint."""
+
+    def __init__(self, cache_size: int = 8192) -> None:
+        self._cache_size = cache_size
+        self._by_text: OrderedDict[str, tuple[ParsedStatement, ...] | None] = OrderedDict()
+        self._by_fingerprint: OrderedDict[str, tuple[ParsedStatement, ...]] = OrderedDict()
+
+    def analyze(self, text: str) -> tuple[ParsedStatement, ...] | None:
+        """The statements of `text`, in order; None when PostgreSQL's grammar cannot parse it."""
+        cached = self._by_text.get(text, False)
+        if cached is not False:
+            self._by_text.move_to_end(text)
+            return cached  # type: ignore[return-value]
+        result = self._analyze_uncached(text)
+        self._remember(self._by_text, text, result)
+        return result
+
+    def _analyze_uncached(self, text: str) -> tuple[ParsedStatement, ...] | None:
+        try:
+            fingerprint = pg_parser.fingerprint(text)
+        except pg_parser.ParseError:
+            return None
+        known = self._by_fingerprint.get(fingerprint)
+        if known is not None:  # same shape, other literals: a single statement (see below)
+            return (replace(known[0], text=text.strip().rstrip(";").rstrip()),)
+        try:
+            tree = json.loads(pg_parser.parse_sql_json(text))
+        except (pg_parser.ParseError, ValueError):
+            return None
+        statements = tuple(self._split(tree.get("stmts", []), text))
+        if len(statements) == 1:  # texts of multi-statement strings are slices: not reusable across literals
+            self._remember(self._by_fingerprint, fingerprint, statements)
+        return statements
+
+    @staticmethod
+    def _split(raw_statements: list[dict[str, Any]], text: str) -> Iterator[ParsedStatement]:
+        encoded = text.encode("utf-8")  # libpg_query's locations are byte offsets
+        for raw in raw_statements:
+            start = raw.get("stmt_location", 0)
+            length = raw.get("stmt_len", 0) or len(encoded) - start
+            own_text = encoded[start : start + length].decode("utf-8", errors="replace").strip()
+            yield _statement(raw["stmt"], own_text)
+
+    def _remember(self, cache: OrderedDict[str, Any], key: str, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)

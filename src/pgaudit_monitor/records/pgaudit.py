@@ -1,0 +1,83 @@
+"""Parse the pgAudit payload of a log message: `AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<not logged>`.
+
+pgAudit writes its fields as one CSV row, quoting a field that holds a comma, a double quote, a CR or a newline:
+
+    AUDIT_TYPE,STATEMENT_ID,SUBSTATEMENT_ID,CLASS,COMMAND,OBJECT_TYPE,OBJECT_NAME,STATEMENT,PARAMETER[,ROWS]
+
+The trailing ROWS field appears with `pgaudit.log_rows = on`. OBJECT_TYPE and OBJECT_NAME are empty on SESSION
+READ and WRITE records unless `pgaudit.log_relation = on`; then there is one record per relation, all with the same
+statement and substatement id.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+AUDIT_MARKER = "AUDIT: "
+PREVIOUSLY_LOGGED = "<previously logged>"  # pgaudit.log_statement_once: the text is on an earlier record
+NOT_LOGGED = "<not logged>"
+_FIXED_FIELDS = 9
+_AUDIT_TYPES = frozenset({"SESSION", "OBJECT"})
+
+
+class RecordError(ValueError):
+    """An AUDIT message whose fields cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One pgAudit record. Ids are per backend: statement_id counts the backend's statements from 1."""
+
+    audit_type: str
+    statement_id: int
+    substatement_id: int
+    audit_class: str
+    command: str
+    object_type: str
+    object_name: str
+    statement: str
+    parameter: str
+    rows: str | None = None
+
+    @property
+    def statement_logged(self) -> bool:
+        """False when pgAudit left the text out (log_statement_once) or it was empty."""
+        return bool(self.statement.strip()) and self.statement != PREVIOUSLY_LOGGED
+
+
+def is_audit_message(message: str) -> bool:
+    return message.startswith(AUDIT_MARKER)
+
+
+def parse_record(message: str) -> AuditRecord:
+    """Parse an `AUDIT: ...` message. Raises RecordError when it is one but its fields cannot be read."""
+    if not message.startswith(AUDIT_MARKER):
+        raise RecordError("not a pgAudit record")
+    payload = message[len(AUDIT_MARKER) :]
+    try:
+        rows = list(csv.reader([payload], strict=True))
+    except csv.Error as exc:
+        raise RecordError(f"pgAudit fields are not valid CSV ({exc})") from exc
+    fields = rows[0] if len(rows) == 1 else []
+    if len(fields) < _FIXED_FIELDS:
+        raise RecordError(f"pgAudit record with {len(fields)} fields, expected at least {_FIXED_FIELDS}")
+    audit_type = fields[0]
+    if audit_type not in _AUDIT_TYPES:
+        raise RecordError(f"unknown pgAudit audit type {audit_type!r}")
+    try:
+        statement_id, substatement_id = int(fields[1]), int(fields[2])
+    except ValueError as exc:
+        raise RecordError(f"statement ids are not numbers: {fields[1]!r},{fields[2]!r}") from exc
+    return AuditRecord(
+        audit_type=audit_type,
+        statement_id=statement_id,
+        substatement_id=substatement_id,
+        audit_class=fields[3],
+        command=fields[4],
+        object_type=fields[5],
+        object_name=fields[6],
+        statement=fields[7],
+        parameter=fields[8],
+        rows=fields[9] if len(fields) > _FIXED_FIELDS else None,
+    )
