@@ -1,0 +1,181 @@
+"""The detections must match, exactly, what each scripted session did: every format, both log_relation settings,
+and a prefix without the user."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import only
+from workload import CASES, SERVICE_ACCOUNTS, expected_detections, normalize
+
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.pipeline import Pipeline
+
+CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]
+SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
+
+
+def scan_json(*args: str, stdin: bytes | None = None) -> tuple[int, list[dict], str]:
+    """Run the real command; its JSON lines, exit code and stderr."""
+    proc = subprocess.run([*CLI, "scan", "--format", "json", *args], input=stdin, capture_output=True, check=False)
+    lines = proc.stdout.decode().splitlines()
+    return proc.returncode, [json.loads(line) for line in lines], proc.stderr.decode()
+
+
+def scan_in_process(path: Path, prefix: str | None = None) -> tuple[list[dict], list[Malformed]]:
+    settings = load_settings(env={}, service_accounts=SERVICE_ACCOUNTS, log_line_prefix=prefix)
+    pipeline = Pipeline(settings)
+    detections, malformed = [], []
+    for item in [*pipeline.scan_file(str(path)), *pipeline.finish()]:
+        if isinstance(item, Malformed):
+            malformed.append(item)
+        elif item.detected:
+            detections.append(item.to_dict())
+    return detections, malformed
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fmt", SUFFIXES)
+def test_detections_match_the_sessions_exactly(workload_logs: Path, fmt: str) -> None:
+    code, detections, stderr = scan_json("--service-accounts", SERVICE_ACCOUNTS, str(only(workload_logs, SUFFIXES[fmt])))
+    assert stderr == ""
+    assert code == 1
+    assert [normalize(d) for d in detections] == expected_detections()
+
+
+@pytest.mark.postgres
+def test_formats_agree_on_every_field(workload_logs: Path) -> None:
+    # The same statements, whatever the log format: csvlog/jsonlog add only milliseconds and session ids.
+    results = {fmt: scan_in_process(only(workload_logs, suffix)) for fmt, suffix in SUFFIXES.items()}
+    keys = ("user", "database", "pid", "statement_id", "command", "relations", "statement", "category")
+    shapes = {fmt: [tuple(str(d[k]) for k in keys) for d in dets] for fmt, (dets, _) in results.items()}
+    assert shapes["stderr"] == shapes["csvlog"] == shapes["jsonlog"]
+    assert all(not malformed for _, malformed in results.values())
+
+
+@pytest.mark.postgres
+def test_json_lines_carry_who_what_where(workload_logs: Path) -> None:
+    _, detections, _ = scan_json("--service-accounts", SERVICE_ACCOUNTS, str(only(workload_logs, ".json")))
+    first = detections[0]
+    for key in ("time", "user", "database", "client", "pid", "statement_id", "command", "relations", "statement",
+                "category"):  # fmt: skip
+        assert key in first
+    assert first["user"] == "alice"
+    assert first["database"] == "postgres"
+    assert first["client"].startswith("127.0.0.1(")
+    assert first["statement"] == "UPDATE accounts SET balance = 0 WHERE id = 1"  # its part, not the whole string
+    assert isinstance(first["pid"], int)
+
+
+@pytest.mark.postgres
+def test_prefix_without_user_takes_users_from_connection_entries(default_prefix_logs: Path) -> None:
+    path = only(default_prefix_logs, ".log")
+    code, detections, stderr = scan_json("--service-accounts", SERVICE_ACCOUNTS, "--log-line-prefix", "%m [%p] ",
+                                         str(path))  # fmt: skip
+    assert stderr == ""
+    assert code == 1
+    assert [normalize(d) for d in detections] == expected_detections()
+    assert all(d["database"] == "postgres" for d in detections)
+
+
+@pytest.mark.postgres
+def test_unknown_user_fails_closed(default_prefix_logs: Path, tmp_path: Path) -> None:
+    # Without its `connection authorized` entry, a backend's user is unknown: reported as '?', never dropped.
+    lines = only(default_prefix_logs, ".log").read_text().splitlines(keepends=True)
+    cut = tmp_path / "no-connection-lines.log"
+    cut.write_text("".join(line for line in lines if "connection authorized" not in line))
+    _, detections, _ = scan_json("--service-accounts", SERVICE_ACCOUNTS, "--log-line-prefix", "%m [%p] ", str(cut))
+    users = {d["user"] for d in detections}
+    assert users == {"?"}
+    # etl_svc's UPDATE, excluded when its user is known, is now reported too.
+    assert len(detections) == len(expected_detections()) + 1
+
+
+@pytest.mark.postgres
+def test_gzip_and_stdin_read_like_plain_files(workload_logs: Path, tmp_path: Path) -> None:
+    plain = only(workload_logs, ".log")
+    packed = tmp_path / "postgresql.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    _, from_gzip, _ = scan_json("--service-accounts", SERVICE_ACCOUNTS, str(packed))
+    _, from_stdin, _ = scan_json("--service-accounts", SERVICE_ACCOUNTS, "-", stdin=plain.read_bytes())
+    expected = expected_detections()
+    assert [normalize(d) for d in from_gzip] == expected
+    assert [normalize(d) for d in from_stdin] == expected
+
+
+@pytest.mark.postgres
+def test_cloudwatch_events_read_like_the_file(workload_logs: Path) -> None:
+    # RDS exports one CloudWatch event per entry, newlines (and their TABs) inside.
+    from pgaudit_monitor.entries.splitting import EntrySplitter
+
+    data = only(workload_logs, ".log").read_bytes()
+    splitter = EntrySplitter(None, continuation=b"\t")
+    events = [("instance-1", raw.data.decode().rstrip("\n")) for raw in [*splitter.feed(data), *splitter.finish()]]
+    pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS))
+    outcomes = [o for o in pipeline.scan_events(events, source="/aws/rds/cluster/c/postgresql") if not isinstance(o, Malformed)]
+    assert [normalize(o.to_dict()) for o in outcomes if o.detected] == expected_detections()
+
+
+@pytest.mark.postgres
+def test_malformed_entries_are_reported_and_the_scan_goes_on(workload_logs: Path, tmp_path: Path) -> None:
+    lines = only(workload_logs, ".log").read_text().splitlines(keepends=True)
+    broken = tmp_path / "broken.log"
+    garbage = [
+        "this line has no prefix but mentions AUDIT: SESSION,1,1,READ,SELECT,,,x,<not logged>\n",
+        lines[0].split("LOG:")[0] + "LOG:  AUDIT: SESSION,one,1,READ,SELECT,,,SELECT 1,<not logged>\n",
+    ]
+    broken.write_text("".join(lines[:10] + garbage + lines[10:]))
+    code, detections, stderr = scan_json("--service-accounts", SERVICE_ACCOUNTS, str(broken))
+    assert code == 1
+    assert [normalize(d) for d in detections] == expected_detections()
+    assert f"{broken}:11: does not match log_line_prefix" in stderr
+    assert f"{broken}:12: statement ids are not numbers" in stderr
+    assert "2 malformed entries skipped" in stderr
+
+
+def test_unreadable_file_exits_2_and_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.log"
+    code, detections, stderr = scan_json(str(missing))
+    assert code == 2
+    assert detections == []
+    assert str(missing) in stderr and "cannot read" in stderr
+
+
+def test_bad_prefix_is_a_usage_error(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("")
+    code, _, stderr = scan_json("--log-line-prefix", "%t %Z", str(log))
+    assert code == 2
+    assert "unknown escape %Z" in stderr
+
+
+@pytest.mark.postgres
+def test_nothing_detected_exits_0(workload_logs: Path, tmp_path: Path) -> None:
+    # Only service-account traffic: every audited user is declared a service account.
+    code, detections, _ = scan_json("--service-accounts", "*", str(only(workload_logs, ".log")))
+    assert (code, detections) == (0, [])
+
+
+@pytest.mark.postgres
+def test_text_table_and_explain(workload_logs: Path) -> None:
+    proc = subprocess.run([*CLI, "scan", "--service-accounts", SERVICE_ACCOUNTS, "--explain",
+                           str(only(workload_logs, ".log"))], capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert out.splitlines()[0].split() == ["TIME", "USER", "DATABASE", "CLIENT", "COMMAND", "RELATIONS", "STATEMENT"]
+    assert f"{len(expected_detections())} statements detected" in out
+    excluded = out.split("Excluded:")[1]
+    for rule in ("service-account", "catalog-only", "explain-only", "prepare", "lock", "no-relation", "sequence-only",
+                 "not-dml"):  # fmt: skip
+        assert rule in excluded, rule
+
+
+def test_every_case_id_is_unique() -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
