@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: what CI runs (.ci/run) and what the README tells a newcomer to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+echo "== lint: ruff"
+.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff format --check src tests bench scripts
+echo "== lint: shellcheck"
+mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck "${shell_scripts[@]}"
+echo "== tests: pytest"
+.venv/bin/pytest "$@"
