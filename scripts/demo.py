@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from pgserver import PgServer  # noqa: E402
+from pgserver import PgServer
 
 SETUP = """
 CREATE EXTENSION pgaudit;

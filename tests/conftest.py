@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pgserver import PgServer, postgres_available
 from workload import run_workload
 
@@ -29,7 +30,7 @@ def workload_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         server.stop()
         for path in server.log_dir.iterdir():
             shutil.copy(path, out / path.name)
-    yield out
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +43,7 @@ def default_prefix_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         server.stop()
         for path in server.log_dir.iterdir():
             shutil.copy(path, out / path.name)
-    yield out
+    return out
 
 
 def only(directory: Path, suffix: str) -> Path:

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import only
-from workload import CASES, SERVICE_ACCOUNTS, expected_detections, normalize
 
+from conftest import only
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.pipeline import Pipeline
+from workload import CASES, SERVICE_ACCOUNTS, expected_detections, normalize
 
 CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]
 SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
@@ -43,7 +43,9 @@ def scan_in_process(path: Path, prefix: str | None = None) -> tuple[list[dict], 
 @pytest.mark.postgres
 @pytest.mark.parametrize("fmt", SUFFIXES)
 def test_detections_match_the_sessions_exactly(workload_logs: Path, fmt: str) -> None:
-    code, detections, stderr = scan_json("--service-accounts", SERVICE_ACCOUNTS, str(only(workload_logs, SUFFIXES[fmt])))
+    code, detections, stderr = scan_json(
+        "--service-accounts", SERVICE_ACCOUNTS, str(only(workload_logs, SUFFIXES[fmt]))
+    )
     assert stderr == ""
     assert code == 1
     assert [normalize(d) for d in detections] == expected_detections()
@@ -118,7 +120,9 @@ def test_cloudwatch_events_read_like_the_file(workload_logs: Path) -> None:
     splitter = EntrySplitter(None, continuation=b"\t")
     events = [("instance-1", raw.data.decode().rstrip("\n")) for raw in [*splitter.feed(data), *splitter.finish()]]
     pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS))
-    outcomes = [o for o in pipeline.scan_events(events, source="/aws/rds/cluster/c/postgresql") if not isinstance(o, Malformed)]
+    outcomes = [
+        o for o in pipeline.scan_events(events, source="/aws/rds/cluster/c/postgresql") if not isinstance(o, Malformed)
+    ]
     assert [normalize(o.to_dict()) for o in outcomes if o.detected] == expected_detections()
 
 
@@ -144,7 +148,8 @@ def test_unreadable_file_exits_2_and_names_it(tmp_path: Path) -> None:
     code, detections, stderr = scan_json(str(missing))
     assert code == 2
     assert detections == []
-    assert str(missing) in stderr and "cannot read" in stderr
+    assert str(missing) in stderr
+    assert "cannot read" in stderr
 
 
 def test_bad_prefix_is_a_usage_error(tmp_path: Path) -> None:

@@ -1,0 +1,187 @@
+"""The classification policy on its own: records in, verdict out. Records are copied from the real server's log."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgaudit_monitor.policy import APP_DML, SENSITIVE_CATALOG, Judge, Policy, ServiceAccounts, SqlAnalyzer
+from pgaudit_monitor.policy.verdict import split_qualified
+from pgaudit_monitor.records import parse_record
+
+
+def judge(user: str, *messages: str, part: int | None = None, accounts: tuple[str, ...] = ("app_*",)) -> tuple:
+    records = [parse_record(m) for m in messages]
+    policy = Policy(service_accounts=ServiceAccounts(("rdsadmin", *accounts)))
+    v = Judge(policy).judge(user, records, part)
+    return (v.category, v.command, v.relations, v.rule)
+
+
+# (id, user, records, expected (category, command, relations, rule))
+CASES = [
+    # -- evasion attempts: the grammar decides, not the text ------------------------------------------------------
+    ("comment-with-noise-words", "alice",
+     ["AUDIT: SESSION,1,1,WRITE,UPDATE,,,UPDATE accounts SET balance=0 WHERE id=1 /* pg_catalog information_schema "
+      "DBeaver */,<not logged>"],
+     (APP_DML, "UPDATE", ("accounts",), "application-relation")),
+    ("line-comment-select-1", "alice",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT * FROM accounts -- SELECT 1,<not logged>"],
+     (APP_DML, "SELECT", ("accounts",), "application-relation")),
+    ("literal-with-catalog-name", "alice",
+     ['AUDIT: SESSION,1,1,WRITE,UPDATE,,,"UPDATE accounts SET note=\'pg_catalog.pg_class, ""x""\nline2\' WHERE id=2",'
+      "<not logged>"],
+     (APP_DML, "UPDATE", ("accounts",), "application-relation")),
+    ("uppercase-qualified", "alice", ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT * FROM PUBLIC.ACCOUNTS,<not logged>"],
+     (APP_DML, "SELECT", ("public.accounts",), "application-relation")),
+    ("quoted-identifier-keeps-case", "alice", ['AUDIT: SESSION,1,1,READ,SELECT,,,"SELECT * FROM ""Accounts""",<none>'],
+     (APP_DML, "SELECT", ("Accounts",), "application-relation")),
+    ("string-that-spells-dml", "alice", ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 'DELETE FROM accounts',<not logged>"],
+     (None, "SELECT", (), "no-relation")),
+    ("catalog-function-with-table-name", "alice",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT pg_relation_size('public.accounts'),<not logged>"],
+     (None, "SELECT", (), "no-relation")),
+    ("cte-named-like-table-is-not-a-table", "alice",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,WITH accounts AS (SELECT 1 AS id) SELECT * FROM accounts,<not logged>"],
+     (None, "SELECT", (), "no-relation")),
+    # -- hidden DML ---------------------------------------------------------------------------------------------
+    ("cte-delete-logged-as-select", "alice",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,WITH d AS (DELETE FROM accounts WHERE id=99 RETURNING *) SELECT * FROM d,"
+      "<not logged>"],
+     (APP_DML, "DELETE", ("accounts",), "application-relation")),
+    ("merge-logged-as-misc-unknown", "alice",
+     ["AUDIT: SESSION,1,1,MISC,???,,,MERGE INTO accounts a USING (SELECT 1 AS id) s ON a.id=s.id WHEN MATCHED THEN "
+      "UPDATE SET balance=1,<not logged>"],
+     (APP_DML, "MERGE", ("accounts",), "application-relation")),
+    ("function-with-inner-delete", "alice",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT purge(),<not logged>",
+      "AUDIT: SESSION,1,2,FUNCTION,EXECUTE,FUNCTION,public.purge,SELECT purge(),<not logged>",
+      "AUDIT: SESSION,1,3,WRITE,DELETE,,,DELETE FROM accounts WHERE id>100,<not logged>"],
+     (APP_DML, "DELETE", ("accounts",), "application-relation")),
+    ("execute-carries-prepare-text", "alice",
+     ["AUDIT: SESSION,2,1,READ,SELECT,,,PREPARE q AS SELECT * FROM accounts WHERE id=$1;,<not logged>",
+      "AUDIT: SESSION,2,2,MISC,EXECUTE,,,EXECUTE q(1);,<not logged>"],
+     (APP_DML, "SELECT", ("accounts",), "application-relation")),
+    ("explain-analyze-runs", "alice",
+     ["AUDIT: SESSION,8,1,READ,SELECT,,,EXPLAIN ANALYZE SELECT * FROM accounts;,<not logged>",
+      "AUDIT: SESSION,8,2,MISC,EXPLAIN,,,EXPLAIN ANALYZE SELECT * FROM accounts;,<not logged>"],
+     (APP_DML, "SELECT", ("accounts",), "application-relation")),
+    ("explain-analyze-false-does-not-run", "alice",
+     ["AUDIT: SESSION,8,1,READ,SELECT,,,\"EXPLAIN (ANALYZE false, COSTS off) SELECT * FROM accounts\",<not logged>"],
+     (None, "SELECT", (), "explain-only")),
+    ("copy-from-program-writes", "alice", ["AUDIT: SESSION,1,1,WRITE,COPY,,,COPY accounts FROM STDIN,<not logged>"],
+     (APP_DML, "COPY", ("accounts",), "application-relation")),
+    # -- not counted -----------------------------------------------------------------------------------------
+    ("plain-explain", "alice",
+     ["AUDIT: SESSION,7,1,READ,SELECT,,,EXPLAIN SELECT * FROM accounts;,<not logged>",
+      "AUDIT: SESSION,7,2,MISC,EXPLAIN,,,EXPLAIN SELECT * FROM accounts;,<not logged>"],
+     (None, "SELECT", (), "explain-only")),
+    ("prepare-alone", "alice", ["AUDIT: SESSION,1,1,READ,PREPARE,,,PREPARE q AS SELECT * FROM accounts;,<not logged>"],
+     (None, "PREPARE", (), "prepare")),
+    ("lock-table", "alice", ["AUDIT: SESSION,10,1,MISC,LOCK TABLE,,,LOCK TABLE accounts;,<not logged>"],
+     (None, "LOCK TABLE", (), "lock")),
+    ("unqualified-catalog", "alice", ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT * FROM pg_stat_activity,<not logged>"],
+     (None, "SELECT", (), "catalog-only")),
+    ("information-schema", "alice",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT table_name FROM information_schema.tables,<not logged>"],
+     (None, "SELECT", (), "catalog-only")),
+    ("set-show-begin", "alice", ["AUDIT: SESSION,3,1,MISC,SET,,,SET search_path = public,<not logged>"],
+     (None, "SET", (), "not-dml")),
+    # -- who ---------------------------------------------------------------------------------------------------
+    ("service-account-glob", "app_api", ["AUDIT: SESSION,1,1,WRITE,UPDATE,,,UPDATE accounts SET x=1,<not logged>"],
+     (None, "UPDATE", (), "service-account")),
+    ("rdsadmin-builtin", "rdsadmin", ["AUDIT: SESSION,1,1,WRITE,UPDATE,,,UPDATE accounts SET x=1,<not logged>"],
+     (None, "UPDATE", (), "service-account")),
+    ("unknown-user-is-human", "?", ["AUDIT: SESSION,1,1,WRITE,UPDATE,,,UPDATE accounts SET x=1,<not logged>"],
+     (APP_DML, "UPDATE", ("accounts",), "application-relation")),
+    ("glob-does-not-match-prefix-only", "app", ["AUDIT: SESSION,1,1,WRITE,DELETE,,,DELETE FROM t,<not logged>"],
+     (APP_DML, "DELETE", ("t",), "application-relation")),
+    # -- sensitive catalogs ----------------------------------------------------------------------------------
+    ("sensitive-unqualified", "carol", ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT * FROM pg_authid,<not logged>"],
+     (SENSITIVE_CATALOG, "SELECT", ("pg_authid",), "sensitive-catalog")),
+    ("sensitive-with-app-is-app", "carol",
+     ["AUDIT: SESSION,1,1,READ,SELECT,,,SELECT * FROM pg_catalog.pg_shadow s JOIN accounts a ON true,<not logged>"],
+     (APP_DML, "SELECT", ("accounts",), "application-relation")),
+    # -- log_relation = on: pgAudit's resolved names ------------------------------------------------------------
+    ("relation-fields-resolve-schema", "bob",
+     ["AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.accounts,SELECT * FROM accounts a JOIN pg_class c ON true,"
+      "<not logged>",
+      "AUDIT: SESSION,1,1,READ,SELECT,TABLE,pg_catalog.pg_class,SELECT * FROM accounts a JOIN pg_class c ON true,"
+      "<not logged>"],
+     (APP_DML, "SELECT", ("public.accounts",), "application-relation")),
+    ("relation-sequence", "bob", ["AUDIT: SESSION,3,1,READ,SELECT,SEQUENCE,public.s1,SELECT * FROM s1;,<not logged>"],
+     (None, "SELECT", (), "sequence-only")),
+    ("relation-temp-table", "bob", ["AUDIT: SESSION,3,1,READ,SELECT,TABLE,pg_temp_3.tt,SELECT * FROM tt;,<not logged>"],
+     (None, "SELECT", (), "catalog-only")),
+    # -- fail closed ---------------------------------------------------------------------------------------------
+    ("unparsable-write", "alice", ["AUDIT: SESSION,1,1,WRITE,UPDATE,,,UPDATE accounts SET (((,<not logged>"],
+     (APP_DML, "UPDATE", (), "unreadable-statement")),
+    ("empty-text-read", "alice", ["AUDIT: SESSION,1,1,READ,SELECT,,,,<not logged>"],
+     (APP_DML, "SELECT", (), "unreadable-statement")),
+    ("unparsable-but-objects-are-catalog", "bob",
+     ["AUDIT: SESSION,1,1,READ,SELECT,TABLE,pg_catalog.pg_class,SELEC oops,<not logged>"],
+     (None, "SELECT", (), "catalog-only")),
+    ("unparsable-misc-is-not-data", "alice", ["AUDIT: SESSION,1,1,MISC,VACUUM,,,VACUUM (((,<not logged>"],
+     (None, "VACUUM", (), "not-dml")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("user", "messages", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_policy(user: str, messages: list[str], expected: tuple) -> None:
+    assert judge(user, *messages) == expected
+
+
+def test_multi_statement_parts_are_matched_in_order() -> None:
+    # One query string, two statements: pgAudit repeats the whole string; each record is judged on its own part.
+    text = "SELECT 1; UPDATE accounts SET balance=0 WHERE id=1"
+    analyzer = SqlAnalyzer()
+    j = Judge(Policy(), analyzer)
+    first = parse_record(f"AUDIT: SESSION,1,1,READ,SELECT,,,{text},<not logged>")
+    second = parse_record(f"AUDIT: SESSION,2,1,WRITE,UPDATE,,,{text},<not logged>")
+    assert j.match_part(first, text, 0) == 0
+    assert j.match_part(second, text, 1) == 1
+    assert j.judge("alice", [first], 0).category is None
+    verdict = j.judge("alice", [second], 1)
+    assert (verdict.category, verdict.command, verdict.statement) == (APP_DML, "UPDATE", text.split("; ")[1])
+
+
+def test_unmatched_part_fails_closed() -> None:
+    # A record that fits no part of its string is judged on the severest of them all.
+    text = "SELECT 1; DELETE FROM accounts"
+    record = parse_record(f"AUDIT: SESSION,1,1,WRITE,INSERT,,,{text},<not logged>")
+    verdict = Judge(Policy()).judge("alice", [record], None)
+    assert (verdict.category, verdict.command) == (APP_DML, "DELETE")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("EXPLAIN (ANALYZE false) SELECT * FROM accounts", "EXPLAIN (ANALYZE true) SELECT * FROM accounts"),
+        ("EXPLAIN (ANALYZE 0) SELECT * FROM accounts", "EXPLAIN (ANALYZE 1) SELECT * FROM accounts"),
+        ("SELECT * FROM pg_class WHERE oid = 1", "SELECT * FROM accounts WHERE oid = 1"),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", "WITH y AS (SELECT 1) SELECT * FROM x"),
+        ("SELECT 'accounts'", "SELECT * FROM accounts"),
+    ],
+)
+def test_fingerprint_cache_cannot_be_poisoned(first: str, second: str) -> None:
+    # The cache by fingerprint ignores literals only: a harmless statement never makes a harmful one look harmless.
+    analyzer = SqlAnalyzer()
+    harmless, harmful = analyzer.analyze(first)[0], analyzer.analyze(second)[0]
+    assert harmful.access is not None
+    assert harmless.access != harmful.access
+    assert harmful == SqlAnalyzer().analyze(second)[0]  # the same as without the cache
+
+
+def test_fingerprint_cache_shares_shape_across_literals() -> None:
+    analyzer = SqlAnalyzer()
+    a = analyzer.analyze("UPDATE accounts SET balance = 1 WHERE id = 7")
+    b = analyzer.analyze("UPDATE accounts SET balance = 2 WHERE id = 8;")
+    assert a[0].access == b[0].access
+    assert b[0].text == "UPDATE accounts SET balance = 2 WHERE id = 8"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("public.accounts", ("public", "accounts")), ('"My Schema"."a.b"', ("My Schema", "a.b")),
+     ('public."x""y"', ("public", 'x"y')), ("accounts", (None, "accounts"))],
+)  # fmt: skip
+def test_split_qualified(name: str, expected: tuple) -> None:
+    assert split_qualified(name) == expected
