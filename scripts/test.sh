@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== lint: ruff"
-.venv/bin/ruff check src tests bench scripts
-.venv/bin/ruff format --check src tests bench scripts
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== lint: shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${shell_scripts[@]}"

@@ -1,0 +1,120 @@
+"""Statements are the unit: one per (stream, backend, statement id), whatever the records, the pid reuse or the
+order of backends in the log. Lines are real server output (Aurora prefix), with pids changed where a case needs
+it."""
+
+from __future__ import annotations
+
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.entries import AURORA_PREFIX, compile_prefix
+from pgaudit_monitor.entries.formats import parse_stderr
+from pgaudit_monitor.entries.model import LogEntry
+from pgaudit_monitor.pipeline import Pipeline
+
+P = "2026-11-25 09:41:05 UTC:127.0.0.1(35004):alice@postgres:[{pid}]:LOG:  "
+RECEIVED = (
+    "2026-11-25 09:41:05 UTC:127.0.0.1(35004):[unknown]@[unknown]:[{pid}]:LOG:  connection received: host=127.0.0.1"
+)
+DISCONNECTED = P + "disconnection: session time: 0:00:00.003 user=alice database=postgres host=127.0.0.1 port=35004"
+FUNCTION_CALL = [
+    P + "AUDIT: SESSION,1,1,READ,SELECT,,,SELECT purge(),<not logged>",
+    P + "AUDIT: SESSION,1,2,FUNCTION,EXECUTE,FUNCTION,public.purge,SELECT purge(),<not logged>",
+    P + "AUDIT: SESSION,1,3,WRITE,DELETE,,,DELETE FROM accounts WHERE id>100,<not logged>",
+]
+UPDATE_1 = P + "AUDIT: SESSION,1,1,WRITE,UPDATE,,,UPDATE accounts SET balance=0 WHERE id=1,<not logged>"
+SELECT_1 = P + "AUDIT: SESSION,1,1,READ,SELECT,,,SELECT * FROM accounts,<not logged>"
+
+
+def run(lines: list[str], stream: str = "s") -> list[Outcome]:
+    prefix = compile_prefix(AURORA_PREFIX)
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        entry = parse_stderr(line.encode(), prefix, source="test.log", line=number, stream=stream)
+        assert isinstance(entry, LogEntry), entry
+        entries.append(entry)
+    pipeline = Pipeline(load_settings(env={}))
+    return [o for o in [*pipeline.feed(entries), *pipeline.finish()] if isinstance(o, Outcome)]
+
+
+def test_substatements_make_one_statement() -> None:
+    outcomes = run([line.format(pid=10) for line in FUNCTION_CALL])
+    assert len(outcomes) == 1
+    assert outcomes[0].verdict.command == "DELETE"
+
+
+def test_interleaved_backends_are_kept_apart() -> None:
+    a = [line.format(pid=10) for line in FUNCTION_CALL]
+    b = UPDATE_1.format(pid=11)
+    outcomes = run([a[0], b, a[1], a[2]])
+    assert sorted((o.pid, o.verdict.command) for o in outcomes) == [(10, "DELETE"), (11, "UPDATE")]
+
+
+def test_reused_pid_after_connection_received_is_a_new_backend() -> None:
+    # Same pid, same statement id 1, two sessions: two statements.
+    lines = [UPDATE_1.format(pid=10), DISCONNECTED.format(pid=10), RECEIVED.format(pid=10), UPDATE_1.format(pid=10)]
+    assert len(run(lines)) == 2
+
+
+def test_reused_pid_without_connection_entries_is_a_new_backend() -> None:
+    # log_connections off: the text of statement 1 differs, so it is another backend's statement 1.
+    assert len(run([UPDATE_1.format(pid=10), SELECT_1.format(pid=10)])) == 2
+
+
+def test_reused_pid_by_another_user_is_a_new_backend() -> None:
+    bob = UPDATE_1.replace("alice@", "bob@")
+    outcomes = run([UPDATE_1.format(pid=10), bob.format(pid=10)])
+    assert [o.user for o in outcomes] == ["alice", "bob"]
+
+
+def test_same_pid_in_two_streams_is_two_backends() -> None:
+    outcomes = run([UPDATE_1.format(pid=10)], stream="a") + run([UPDATE_1.format(pid=10)], stream="b")
+    assert len(outcomes) == 2
+
+
+def test_log_relation_records_are_one_statement() -> None:
+    text = "SELECT * FROM accounts a JOIN pg_class c ON true"
+    lines = [
+        P + f"AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.accounts,{text},<not logged>",
+        P + f"AUDIT: SESSION,1,1,READ,SELECT,TABLE,pg_catalog.pg_class,{text},<not logged>",
+    ]
+    outcomes = run([line.format(pid=10) for line in lines])
+    assert len(outcomes) == 1
+    assert outcomes[0].verdict.relations == ("public.accounts",)
+
+
+def test_statement_once_placeholder_takes_the_first_text() -> None:
+    # pgaudit.log_statement_once: later records of the statement say <previously logged>.
+    lines = [
+        P + "AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.accounts,SELECT * FROM accounts,<not logged>",
+        P + "AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.other,<previously logged>,<previously logged>",
+    ]
+    outcomes = run([line.format(pid=10) for line in lines])
+    assert len(outcomes) == 1
+    assert outcomes[0].verdict.relations == ("public.accounts", "public.other")
+    assert outcomes[0].verdict.statement == "SELECT * FROM accounts"
+
+
+def test_disconnection_completes_the_open_statement_and_frees_the_backend() -> None:
+    pipeline = Pipeline(load_settings(env={}))
+    prefix = compile_prefix(AURORA_PREFIX)
+    entries = [
+        parse_stderr(line.format(pid=10).encode(), prefix, source="t", line=i)
+        for i, line in enumerate([UPDATE_1, DISCONNECTED])
+    ]
+    outcomes = list(pipeline.feed(entries))
+    assert len(outcomes) == 1
+    assert list(pipeline.finish()) == []
+
+
+def test_many_backends_stay_bounded() -> None:
+    # Memory stays flat: past max_backends the least recently active backend is judged and forgotten.
+    pipeline = Pipeline(load_settings(env={}))
+    pipeline.assembler.max_backends = 100
+    prefix = compile_prefix(AURORA_PREFIX)
+    outcomes = []
+    for pid in range(1000):
+        entry = parse_stderr(UPDATE_1.format(pid=pid).encode(), prefix, source="t", line=pid)
+        outcomes.extend(pipeline.feed([entry]))
+        assert len(pipeline.assembler._backends) <= 100
+    outcomes.extend(pipeline.finish())
+    assert len(outcomes) == 1000
