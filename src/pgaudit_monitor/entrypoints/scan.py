@@ -12,7 +12,7 @@ from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.reader import STDIN, InputError
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.sinks.console import write_explain, write_json_line, write_table
+from pgaudit_monitor.sinks.console import ExplainReport, write_json_line, write_table
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = Pipeline(settings)
     files = args.files or [STDIN]
     detections: list[Outcome] = []
-    excluded: list[Outcome] = []
+    explain = ExplainReport() if args.explain else None
     malformed = unreadable = found = 0
     as_json = args.format == "json"
 
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
             else:
                 detections.append(item)
-        elif args.explain:
-            excluded.append(item)
+        elif explain is not None:
+            explain.add(item)
 
     for path in files:
         try:
@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
         take(item)
     if not as_json:
         write_table(detections, sys.stdout)
-    if args.explain:
-        write_explain(excluded, sys.stderr if as_json else sys.stdout)
+    if explain is not None:
+        explain.write(sys.stderr if as_json else sys.stdout)
     if malformed:
         print(f"pgaudit-monitor scan: {malformed} malformed entries skipped", file=sys.stderr)
     if unreadable:

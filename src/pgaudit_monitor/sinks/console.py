@@ -69,15 +69,31 @@ def write_json_line(outcome: Outcome, out: TextIO) -> None:
     out.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
 
 
-def write_explain(excluded: Sequence[Outcome], out: TextIO, width: int | None = None) -> None:
-    """What the policy excluded and by which rule: how a user tunes the policy on their own traffic."""
-    width = width or shutil.get_terminal_size((160, 24)).columns
-    by_rule = Counter(o.verdict.rule for o in excluded)
-    out.write(f"\nExcluded: {len(excluded)} statements\n")
-    for rule, n in by_rule.most_common():
-        out.write(f"  {rule:<20} {n}\n")
-    if excluded:
-        out.write("\nRULE                  USER                      COMMAND        STATEMENT\n")
-    for o in excluded:
-        head = f"{o.verdict.rule:<20}  {o.user:<24}  {o.verdict.command:<13}  "
-        out.write(head + _cut(_one_line(o.verdict.statement), max(20, width - len(head))) + "\n")
+class ExplainReport:
+    """What the policy excluded and by which rule: how a user tunes the policy on their own traffic.
+
+    Keeps counts, not statements, so it stays small on a large log: per rule, the most frequent statements.
+    """
+
+    def __init__(self, examples_per_rule: int = 10) -> None:
+        self.examples_per_rule = examples_per_rule
+        self.by_rule: Counter[str] = Counter()
+        self.examples: Counter[tuple[str, str, str, str]] = Counter()
+
+    def add(self, outcome: Outcome) -> None:
+        v = outcome.verdict
+        self.by_rule[v.rule] += 1
+        self.examples[(v.rule, outcome.user, v.command, _one_line(v.statement))] += 1
+
+    def write(self, out: TextIO, width: int | None = None) -> None:
+        width = width or shutil.get_terminal_size((160, 24)).columns
+        total = sum(self.by_rule.values())
+        out.write(f"\nExcluded: {total} statement{'' if total == 1 else 's'}\n")
+        for rule, n in self.by_rule.most_common():
+            out.write(f"  {rule:<20} {n}\n")
+        for rule, _ in self.by_rule.most_common():
+            rows = [(key, n) for key, n in self.examples.most_common() if key[0] == rule][: self.examples_per_rule]
+            out.write(f"\n{rule}: most frequent statements\n")
+            for (_, user, command, statement), n in rows:
+                head = f"  {n:>7}  {user:<20}  {command:<12}  "
+                out.write(head + _cut(statement, max(20, width - len(head))) + "\n")
