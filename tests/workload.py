@@ -169,6 +169,15 @@ def expected_detections(cases: tuple[Case, ...] = CASES) -> list[tuple[str, str,
     return [(c.user, command, rels, cat) for c in cases for (command, rels, cat) in c.expect]
 
 
+def in_log_order(detections: list[dict]) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """Detections normalized and sorted by their place in the log.
+
+    A statement is reported when it is complete (its backend's next statement, or the end of the input), so the
+    output follows completion order; the place in the log is the stable order to compare.
+    """
+    return [normalize(d) for d in sorted(detections, key=lambda d: (d["source"], d["line"]))]
+
+
 def normalize(detection: dict) -> tuple[str, str, tuple[str, ...], str]:
     relations = tuple(r.removeprefix("public.").removeprefix("pg_catalog.") for r in detection["relations"])
     return (detection["user"], detection["command"], relations, detection["category"])

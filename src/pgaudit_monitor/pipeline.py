@@ -19,10 +19,10 @@ from pgaudit_monitor.policy.verdict import Judge
 class Pipeline:
     """Judges the statements of one or more logs with one policy. Keep one per run: it holds backend state."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, report_excluded: bool = True) -> None:
         self.settings = settings
         self.prefix = compile_prefix(settings.log_line_prefix)
-        self.assembler = StatementAssembler(Judge(settings.policy()))
+        self.assembler = StatementAssembler(Judge(settings.policy()), report_excluded=report_excluded)
 
     def feed(self, entries: Iterable[LogEntry | Malformed]) -> Iterator[Outcome | Malformed]:
         """Outcomes of the statements these entries complete (more may follow until `finish`)."""

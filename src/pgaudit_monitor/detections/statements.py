@@ -55,26 +55,25 @@ class _Backend:
 class StatementAssembler:
     """Feed LogEntries in log order; get an Outcome for each statement as soon as it is complete.
 
+    With `report_excluded=False` only detections are yielded, and a service account's records are counted and
+    dropped before they are even parsed: half the work of a log where service accounts are audited too.
     Memory stays flat: a backend's state is dropped at its disconnection, and at most `max_backends` are kept
     (the least recently active is completed and forgotten first).
     """
 
-    def __init__(self, judge: Judge, max_backends: int = 50_000) -> None:
+    def __init__(self, judge: Judge, *, report_excluded: bool = True, max_backends: int = 50_000) -> None:
         self.judge = judge
+        self.report_excluded = report_excluded
         self.max_backends = max_backends
+        self.service_records_skipped = 0
         self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
-        self.malformed: list[Malformed] = []
+        self._service: dict[str, bool] = {}
 
     def feed(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
         """Take one entry; yield the outcomes it completes, or a Malformed for an unreadable AUDIT record."""
         message = entry.message
         if is_audit_message(message):
-            try:
-                record = parse_record(message)
-            except RecordError as exc:
-                yield Malformed(entry.source, entry.line, str(exc), message[:80])
-                return
-            yield from self._record(entry, record)
+            yield from self._record(entry)
         elif message.startswith(_RECEIVED) or message.startswith(_DISCONNECTED):
             yield from self._end_backend(entry)
         elif (match := _AUTHORIZED.match(message)) is not None:
@@ -109,7 +108,13 @@ class StatementAssembler:
         if backend is not None and backend.open is not None:
             yield from self._complete(backend)
 
-    def _record(self, entry: LogEntry, record: AuditRecord) -> Iterator[Outcome]:
+    def _is_service(self, user: str) -> bool:
+        known = self._service.get(user)
+        if known is None:
+            known = self._service[user] = not self.judge.policy.service_accounts.is_human(user)
+        return known
+
+    def _record(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
         backend = self._backend(entry)
         identity = (entry.user, entry.database)
         if entry.session_id is None and entry.user is not None and backend.prefix_identity != identity:
@@ -117,6 +122,15 @@ class StatementAssembler:
                 yield from self._complete(backend)
                 backend = self._backends[self._key(entry)] = _Backend()
             backend.prefix_identity = identity
+        user = entry.user or backend.user or UNKNOWN_USER
+        if not self.report_excluded and self._is_service(user):
+            self.service_records_skipped += 1
+            return
+        try:
+            record = parse_record(entry.message)
+        except RecordError as exc:
+            yield Malformed(entry.source, entry.line, str(exc), entry.message[:80])
+            return
         current = backend.open
         if current is not None and self._continues(current, record):
             current.records.append(record)
@@ -125,7 +139,6 @@ class StatementAssembler:
             yield from self._complete(backend)
         if record.substatement_id > 1 and record.statement_id == backend.last_done and backend.last_done_detected:
             return  # late records of a statement already reported: counted once
-        user = entry.user or backend.user or UNKNOWN_USER
         backend.open = _OpenStatement(entry, user, [record], self._part(backend, record))
         if len(self._backends) > self.max_backends:
             yield from self._evict()
@@ -157,6 +170,8 @@ class StatementAssembler:
         backend.open = None
         verdict = self.judge.judge(current.user, current.records, current.part_index)
         backend.last_done, backend.last_done_detected = current.statement_id, verdict.detected
+        if not verdict.detected and not self.report_excluded:
+            return
         entry = current.first
         yield Outcome(
             verdict=verdict,

@@ -22,6 +22,8 @@ from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, CONNECTION_NEEDLE, C
 BLOCK_SIZE = 4 << 20
 DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
 """What the detection pipeline needs: audit records, and connection entries that start backends and name users."""
+AUTO = "auto"
+
 
 _CSV_START = re.compile(rb'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^,\n]*,("(?:[^"]|"")*")?,("(?:[^"]|"")*")?,\d*,')
 STDIN = "-"
@@ -41,6 +43,17 @@ def sniff_format(head: bytes) -> LogFormat:
     if _CSV_START.match(head.lstrip()):
         return LogFormat.CSVLOG
     return LogFormat.STDERR
+
+
+def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> tuple[bytes, ...]:
+    """The needles a format needs. Connection entries matter only where records do not name their user.
+
+    Searching a second needle costs a second pass at memory speed; where every record carries its user (csvlog,
+    jsonlog, a prefix with %u) pid reuse is still told from the user, the database and the statement ids.
+    """
+    if fmt is LogFormat.STDERR and not prefix.has_user:
+        return DEFAULT_NEEDLES
+    return (AUDIT_NEEDLE,)
 
 
 class InputError(OSError):
@@ -68,10 +81,12 @@ def read_file(
     path: str,
     prefix: CompiledPrefix,
     *,
-    needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES,
+    needles: tuple[bytes, ...] | str | None = AUTO,
     stream: str | None = None,
 ) -> Iterator[LogEntry | Malformed]:
     """Yield the entries of one log file (or `-` for standard input) that contain a needle.
+
+    `needles="auto"` takes what the detection pipeline needs for the file's format; None yields every entry.
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """
@@ -88,11 +103,12 @@ def read_file(
 
 
 def _read_blocks(
-    handle: BinaryIO, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None, source: str, stream: str
+    handle: BinaryIO, prefix: CompiledPrefix, needles: tuple[bytes, ...] | str | None, source: str, stream: str
 ) -> Iterator[LogEntry | Malformed]:
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
-    splitter, parse = make_parser(fmt, prefix, needles)
+    chosen = needles_for(fmt, prefix) if isinstance(needles, str) else needles
+    splitter, parse = make_parser(fmt, prefix, chosen)
     while block:
         for raw in splitter.feed(block):
             yield parse(raw.data, source=source, line=raw.line, stream=stream)

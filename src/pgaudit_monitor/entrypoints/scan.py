@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    pipeline = Pipeline(settings)
+    pipeline = Pipeline(settings, report_excluded=args.explain)
     files = args.files or [STDIN]
     detections: list[Outcome] = []
     explain = ExplainReport() if args.explain else None
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for item in pipeline.finish():
         take(item)
     if not as_json:
-        write_table(detections, sys.stdout)
+        write_table(sorted(detections, key=lambda o: (o.source, o.line)), sys.stdout)
     if explain is not None:
         explain.write(sys.stderr if as_json else sys.stdout)
     if malformed:

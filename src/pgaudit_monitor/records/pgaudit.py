@@ -55,11 +55,14 @@ def parse_record(message: str) -> AuditRecord:
     if not message.startswith(AUDIT_MARKER):
         raise RecordError("not a pgAudit record")
     payload = message[len(AUDIT_MARKER) :]
-    try:
-        rows = list(csv.reader([payload], strict=True))
-    except csv.Error as exc:
-        raise RecordError(f"pgAudit fields are not valid CSV ({exc})") from exc
-    fields = rows[0] if len(rows) == 1 else []
+    if '"' in payload:
+        try:
+            rows = list(csv.reader([payload], strict=True))
+        except csv.Error as exc:
+            raise RecordError(f"pgAudit fields are not valid CSV ({exc})") from exc
+        fields = rows[0] if len(rows) == 1 else []
+    else:  # pgAudit quotes every field holding a comma, a quote or a newline: none here, a plain split is exact
+        fields = payload.split(",")
     if len(fields) < _FIXED_FIELDS:
         raise RecordError(f"pgAudit record with {len(fields)} fields, expected at least {_FIXED_FIELDS}")
     audit_type = fields[0]
