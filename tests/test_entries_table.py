@@ -33,13 +33,6 @@ RICH_PREFIX = "%m|%n|%r|%h|%-10u|%d|%6p|%a|%c|%l|%s|%v|%x|%e|%i|%b|%Q|%% "
 CAPTURES = {"aurora": AURORA_PREFIX, "default": POSTGRES_DEFAULT_PREFIX, "debian": DEBIAN_PREFIX, "rich": RICH_PREFIX}
 FIELDS = ("level", "user", "database", "pid", "remote", "application_name", "session_id", "session_line")
 
-USER_WITH_AT = pytest.mark.xfail(
-    strict=True,
-    reason="BUG prefix.py: %u@%d is split at the FIRST @ (lazy user), so user '[ops]@corp' on database 'shop' "
-    "reads as user '[ops]', database 'corp@shop'; user names with @ (e-mail-like, Azure AD) are far more common "
-    "than database names with @",
-)
-
 
 @dataclass(frozen=True)
 class Want:
@@ -164,7 +157,7 @@ STDERR_TABLE = [
         b'1,1,WRITE,INSERT,TABLE,public.orders,"INSERT INTO orders (id, account_id, total) '
         b'VALUES ($1, $2, $3)","10,1,9.99"\n',
         Want("LOG", "AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,public.orders,", "[ops]@corp", "shop", 6853,
-             "127.0.0.1(35006)"), marks=USER_WITH_AT),
+             "127.0.0.1(35006)")),
     # A line another prefix wrote, or no log line at all, is Malformed.
     row("aurora-rejects-debian-line", AURORA_PREFIX,
         b'2026-11-25 09:53:25.411 UTC [6946] alice@shop LOG:  AUDIT: SESSION,1,1,WRITE,INSERT,'
@@ -276,16 +269,13 @@ STDERR_TABLE = [
         b'INSERT,TABLE,public.orders,"INSERT INTO orders (id, account_id, total) VALUES '
         b'($1, $2, $3)","10,1,9.99"\n',
         Want("LOG", "AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,public.orders,", "[ops]@corp", "shop", 6949),
-        marks=USER_WITH_AT),
+        ),
     # On a non-session line (nothing after %q) the message is never read as "user@db LEVEL:  ": here an autovacuum
     # worker's line naming a table called 'x@y z:  AUDIT: ...' (synthetic: a name a user can create).
     row("debian-q-non-session-message-is-not-user-at-db", DEBIAN_PREFIX,
         b'2026-11-25 09:53:25.507 UTC [6933] LOG:  automatic analyze of table "shop.public.x@y z:  AUDIT: '
         b'SESSION,1,1,WRITE,DELETE,,,DELETE FROM t,<n>"\n',
-        Want("LOG", 'automatic analyze of table "shop.public.x@y z:  AUDIT: SESSION', pid=6933), real=False,
-        marks=pytest.mark.xfail(strict=True, reason="BUG prefix.py: after %q the optional user@db group is tried "
-                                "first and its lazy fields reach into the message: user 'LOG:  automatic analyze of "
-                                "table \"shop.public.x', database 'y', level 'z', and a forged AUDIT message")),
+        Want("LOG", 'automatic analyze of table "shop.public.x@y z:  AUDIT: SESSION', pid=6933), real=False),
     # With %q the session part is optional, so a default-prefix line is a (non-session) Debian line.
     row("debian-q-accepts-default-prefix-line-without-user", DEBIAN_PREFIX,
         b'2026-11-25 09:53:23.889 UTC [6898] LOG:  AUDIT: SESSION,1,1,WRITE,INSERT,,,"INSERT '
@@ -626,12 +616,6 @@ def test_table_entries_are_real(raw: bytes) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 # sniff_format: the first bytes of a log decide its format
 # ---------------------------------------------------------------------------------------------------------------------
-SNIFF_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG reader.py: _CSV_START lets the text after the timestamp ([^,\\n]*) run into the message, so a "
-    "stderr file (prefix starting with %m) whose first entry's first comma is followed by ',,<digits>,' - e.g. "
-    'the error for SELECT ",,,1," - is read as csvlog and every entry of the file is Malformed',
-)
 
 SNIFF_TABLE = [
     *(pytest.param((DATA / f"{name}.{ext}").read_bytes()[:65536], fmt, id=f"{name}-{ext}-capture-head")
@@ -668,11 +652,11 @@ SNIFF_TABLE = [
     pytest.param(
         b'2026-11-25 09:53:23.890 UTC [6898] ERROR:  column ",,,1," does not exist at character '
         b'8\n',
-        LogFormat.STDERR, id="default-stderr-starting-with-error-quoted-commas", marks=SNIFF_BUG),
+        LogFormat.STDERR, id="default-stderr-starting-with-error-quoted-commas"),
     pytest.param(
         b'2026-11-25 09:53:25.412 UTC [6946] alice@shop ERROR:  column ",,,1," does not '
         b'exist at character 8\n',
-        LogFormat.STDERR, id="debian-stderr-starting-with-error-quoted-commas", marks=SNIFF_BUG),
+        LogFormat.STDERR, id="debian-stderr-starting-with-error-quoted-commas"),
 ]  # fmt: skip
 
 
@@ -682,9 +666,6 @@ def test_sniff_format(head: bytes, fmt: LogFormat) -> None:
     assert sniff_format(head) is fmt
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG reader.py: sniff_format misreads this stderr file as csvlog (see SNIFF_BUG)"
-)
 def test_rotated_stderr_file_starting_with_an_error_keeps_its_audit_records(tmp_path: Path) -> None:
     # A log rotated just before a failing statement must still yield the audit records that follow.
     data = (DATA / "default.log").read_bytes()
@@ -748,13 +729,10 @@ def test_audit_entries_agree_across_formats(name: str) -> None:
     fields = _stderr_fields(name)
     assert len(fields) >= 2
     for a, b in zip(csvlog, stderr, strict=True):
-        if "@" in (a.user or "") and name in ("aurora", "debian"):
-            continue  # USER_WITH_AT: test_user_with_at_sign_agrees_across_formats
         assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
 
 
 @pytest.mark.parametrize("name", ["aurora", "debian"])
-@USER_WITH_AT
 def test_user_with_at_sign_agrees_across_formats(name: str) -> None:
     # The user of an entry is the same whether it was read from stderr or from csvlog.
     stderr, csvlog = (_audits(_read(name, ext)) for ext in ("log", "csv"))

@@ -22,14 +22,25 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _known(value: str | None) -> str | None:
-    return None if value in (None, "", UNKNOWN) else value
+class _BadField(ValueError):
+    """A field of a structured entry with a value of the wrong kind."""
+
+
+def _known(value: Any, name: str = "field") -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _BadField(f"{name} is not a string")
+    return None if value in ("", UNKNOWN) else value
 
 
 def _int(value: Any) -> int | None:
+    """An integer field, or None: absent, empty, or not a number PostgreSQL could have written."""
+    if isinstance(value, bool):
+        return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -59,11 +70,11 @@ def parse_stderr(
         time=get("time"),
         user=None if not user or user == UNKNOWN else user,
         database=None if not database or database == UNKNOWN else database,
-        pid=int(pid) if pid else None,
+        pid=int(pid) if pid and len(pid) < 20 else None,
         remote=remote or None,
         application_name=None if not app or app == UNKNOWN else app,
         session_id=get("session_id"),
-        session_line=int(session_line) if session_line else None,
+        session_line=int(session_line) if session_line and len(session_line) < 20 else None,
     )
 
 
@@ -72,11 +83,19 @@ def parse_jsonlog(data: bytes, *, source: str, line: int, stream: str = "") -> L
     text = _decode(data).strip()
     try:
         obj = json.loads(text)
-    except ValueError as exc:
-        return Malformed(source, line, f"not a JSON object ({exc.args[0] if exc.args else exc})", text[:_EXCERPT])
+    except (ValueError, RecursionError) as exc:
+        reason = exc.args[0] if isinstance(exc, ValueError) and exc.args else "nested too deeply"
+        return Malformed(source, line, f"not a JSON object ({reason})", text[:_EXCERPT])
     if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
         return Malformed(source, line, "JSON entry without a message", text[:_EXCERPT])
-    host, port = obj.get("remote_host"), obj.get("remote_port")
+    try:
+        return _json_entry(obj, source, line, stream)
+    except _BadField as exc:
+        return Malformed(source, line, str(exc), text[:_EXCERPT])
+
+
+def _json_entry(obj: dict[str, Any], source: str, line: int, stream: str) -> LogEntry:
+    host, port = _known(obj.get("remote_host"), "remote_host"), _int(obj.get("remote_port"))
     remote = f"{host}({port})" if host and port is not None else host
     return LogEntry(
         message=obj["message"],
@@ -84,13 +103,13 @@ def parse_jsonlog(data: bytes, *, source: str, line: int, stream: str = "") -> L
         source=source,
         line=line,
         stream=stream,
-        time=obj.get("timestamp"),
-        user=_known(obj.get("user")),
-        database=_known(obj.get("dbname")),
+        time=_known(obj.get("timestamp"), "timestamp"),
+        user=_known(obj.get("user"), "user"),
+        database=_known(obj.get("dbname"), "dbname"),
         pid=_int(obj.get("pid")),
-        remote=_known(remote),
-        application_name=_known(obj.get("application_name")),
-        session_id=obj.get("session_id"),
+        remote=remote,
+        application_name=_known(obj.get("application_name"), "application_name"),
+        session_id=_known(obj.get("session_id"), "session_id"),
         session_line=_int(obj.get("line_num")),
     )
 

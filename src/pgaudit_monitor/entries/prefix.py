@@ -47,7 +47,7 @@ _ESCAPES: dict[str, tuple[str | None, str]] = {
 }
 _ESCAPE_RE = re.compile(r"%(-?\d+)?(.)")
 # The severity, as PostgreSQL writes it after the prefix. Non-English lc_messages translate it, so any word.
-_SEVERITY = r"(?P<level>[^\s:]+):  "
+_SEVERITY = r"(?P<level>\w+):  "
 
 
 class PrefixError(ValueError):
@@ -96,6 +96,10 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
             optional_from = len(parts)
         elif escape in _ESCAPES:
             name, pattern = _ESCAPES[escape]
+            if escape == "d" and prefix[: match.start()].endswith("@"):
+                # `%u@%d`: role names may hold an `@` (e-mail-style cloud identities), database names rarely do;
+                # the database stops at no `@`, so the user takes all but the last one.
+                pattern = r"[^@]*?"
             parts.append(_group(name, pattern, seen, padded=padding is not None))
         else:
             raise PrefixError(f"log_line_prefix {prefix!r}: unknown escape %{escape}")
@@ -103,6 +107,8 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
         raise PrefixError(f"log_line_prefix {prefix!r}: ends with a lone %")
     parts.append(re.escape(prefix[pos:]))
     if optional_from is not None:
-        parts[optional_from:] = ["(?:" + "".join(parts[optional_from:]) + ")?"]
+        # Lazy: a line that reads as complete without the session part (a background process's) is taken so,
+        # so that the free-text session fields can never reach into the message.
+        parts[optional_from:] = ["(?:" + "".join(parts[optional_from:]) + ")??"]
     regex = re.compile("".join(parts) + _SEVERITY + r"(?P<message>.*)\Z", re.DOTALL)
     return CompiledPrefix(prefix, regex, frozenset(seen))

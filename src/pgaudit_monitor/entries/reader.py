@@ -25,7 +25,8 @@ DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
 AUTO = "auto"
 
 
-_CSV_START = re.compile(rb'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^,\n]*,("(?:[^"]|"")*")?,("(?:[^"]|"")*")?,\d*,')
+# A csvlog row: millisecond timestamp with its zone (no spaces, no commas), quoted or empty user and database, pid.
+_CSV_START = re.compile(rb'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^\s,]+,("(?:[^"]|"")*")?,("(?:[^"]|"")*")?,\d*,')
 STDIN = "-"
 
 

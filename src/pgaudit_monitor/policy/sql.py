@@ -4,10 +4,11 @@ Nothing here looks at substrings of the SQL. A comment, a string literal or a co
 `pg_catalog` or `SELECT 1` changes nothing, because only the parse tree is read: the relations it names
 (RangeVar nodes), and the kind of each statement, including data-modifying statements nested in a CTE.
 
-The hot path is the C parser: `parse_sql_json` and `fingerprint` cost microseconds, where building pglast's Python
-node objects costs about a hundred. Results are cached twice: by exact text, and by fingerprint, which ignores
-literal values but keeps every identifier and option, so `UPDATE t SET x=1 WHERE id=7` and `... id=8` share one
-analysis.
+The hot path is the C parser: `parse_sql_json` and `normalize` cost microseconds, where building pglast's Python
+node objects costs about a hundred. Results are cached twice: by exact text, and by normalized text, in which
+libpg_query replaces constants with `$n` and keeps everything else as written, so `UPDATE t SET x=1 WHERE id=7`
+and `... id=8` share one analysis. (Not by fingerprint: it ignores schema names, so `pg_temp.t` and `public.t`
+would share one.)
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class SqlAnalyzer:
     def __init__(self, cache_size: int = 8192) -> None:
         self._cache_size = cache_size
         self._by_text: OrderedDict[str, tuple[ParsedStatement, ...] | None] = OrderedDict()
-        self._by_fingerprint: OrderedDict[str, tuple[ParsedStatement, ...]] = OrderedDict()
+        self._by_shape: OrderedDict[str, tuple[ParsedStatement, ...]] = OrderedDict()
 
     def analyze(self, text: str) -> tuple[ParsedStatement, ...] | None:
         """The statements of `text`, in order; None when PostgreSQL's grammar cannot parse it."""
@@ -194,19 +195,18 @@ class SqlAnalyzer:
 
     def _analyze_uncached(self, text: str) -> tuple[ParsedStatement, ...] | None:
         try:
-            fingerprint = pg_parser.fingerprint(text)
-        except pg_parser.ParseError:
-            return None
-        known = self._by_fingerprint.get(fingerprint)
-        if known is not None:  # same shape, other literals: a single statement (see below)
-            return (replace(known[0], text=text.strip().rstrip(";").rstrip()),)
-        try:
+            shape = pg_parser.normalize(text)
+            known = self._by_shape.get(shape)
+            if known is not None:  # same statement, other constants: a single statement (see below)
+                return (replace(known[0], text=text.strip().rstrip(";").rstrip()),)
             tree = json.loads(pg_parser.parse_sql_json(text))
-        except (pg_parser.ParseError, ValueError):
+        except (pg_parser.ParseError, ValueError, RecursionError):
+            # Not SQL PostgreSQL's grammar accepts, or nested deeper than Python's JSON reader goes: the caller
+            # treats it as unreadable, which fails closed.
             return None
         statements = tuple(self._split(tree.get("stmts", []), text))
-        if len(statements) == 1:  # texts of multi-statement strings are slices: not reusable across literals
-            self._remember(self._by_fingerprint, fingerprint, statements)
+        if len(statements) == 1:  # texts of multi-statement strings are slices: not reusable across constants
+            self._remember(self._by_shape, shape, statements)
         return statements
 
     @staticmethod
