@@ -118,3 +118,18 @@ def test_many_backends_stay_bounded() -> None:
         assert len(pipeline.assembler._backends) <= 100
     outcomes.extend(pipeline.finish())
     assert len(outcomes) == 1000
+
+
+def test_idle_statements_are_completed_and_late_records_not_counted_twice() -> None:
+    # A live follower completes a statement after a quiet moment; its later substatements are not a second one.
+    pipeline = Pipeline(load_settings(env={}))
+    prefix = compile_prefix(AURORA_PREFIX)
+    lines = [line.format(pid=10) for line in FUNCTION_CALL]
+    entries = [parse_stderr(line.encode(), prefix, source="t", line=i) for i, line in enumerate(lines)]
+    assert list(pipeline.feed(entries[:3])) == []
+    assert list(pipeline.assembler.complete_idle(10.0)) == []  # not idle yet
+    done = list(pipeline.assembler.complete_idle(0.0))
+    assert [o.verdict.command for o in done] == ["DELETE"]
+    late = parse_stderr((P + "AUDIT: SESSION,1,4,WRITE,DELETE,,,DELETE FROM accounts WHERE id>100,<none>").format(
+        pid=10).encode(), prefix, source="t", line=9)  # fmt: skip
+    assert [*pipeline.feed([late]), *pipeline.finish()] == []

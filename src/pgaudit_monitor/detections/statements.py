@@ -13,6 +13,7 @@ back. Where the prefix has no user, the `connection authorized` entry of the bac
 from __future__ import annotations
 
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class _OpenStatement:
     user: str
     records: list[AuditRecord]
     part_index: int | None
+    touched: float = 0.0  # monotonic time of its last record, for complete_idle
 
     @property
     def statement_id(self) -> int:
@@ -79,6 +81,18 @@ class StatementAssembler:
         elif (match := _AUTHORIZED.match(message)) is not None:
             backend = self._backend(entry)
             backend.user, backend.database = match.group("user"), match.group("database")
+
+    def complete_idle(self, idle_seconds: float, now: float | None = None) -> Iterator[Outcome]:
+        """Judge the open statements that got no record for `idle_seconds` (monotonic clock).
+
+        A follower of a live log calls this: a human's single UPDATE in psql has no next statement to complete
+        it. pgAudit writes a statement's records in one burst, so a short idle time is enough; records that
+        still come later for a statement already reported are not counted again.
+        """
+        now = time.monotonic() if now is None else now
+        for backend in list(self._backends.values()):
+            if backend.open is not None and now - backend.open.touched >= idle_seconds:
+                yield from self._complete(backend)
 
     def flush(self) -> Iterator[Outcome]:
         """End of input: judge every statement still open."""
@@ -134,12 +148,13 @@ class StatementAssembler:
         current = backend.open
         if current is not None and self._continues(current, record):
             current.records.append(record)
+            current.touched = time.monotonic()
             return
         if current is not None:
             yield from self._complete(backend)
         if record.substatement_id > 1 and record.statement_id == backend.last_done and backend.last_done_detected:
             return  # late records of a statement already reported: counted once
-        backend.open = _OpenStatement(entry, user, [record], self._part(backend, record))
+        backend.open = _OpenStatement(entry, user, [record], self._part(backend, record), time.monotonic())
         if len(self._backends) > self.max_backends:
             yield from self._evict()
 
