@@ -95,6 +95,11 @@ class PgServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run([str(PG_BINDIR / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
+    def restart(self) -> None:
+        """Restart (what shared_preload_libraries needs)."""
+        self._run([str(PG_BINDIR / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "startup.log"), "-m", "fast",
+                   "-w", "-t", "60", "restart"])  # fmt: skip
+
     def reload(self, **settings: str) -> None:
         """Change settings with ALTER SYSTEM and reload (log_line_prefix, log_destination...)."""
         for key, value in settings.items():

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from pgaudit_monitor import __version__
-from pgaudit_monitor.entrypoints import scan
+from pgaudit_monitor.entrypoints import database, scan
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     scan.register(commands, add_policy_options)
+    database.register(commands, add_policy_options)
     return parser
 
 

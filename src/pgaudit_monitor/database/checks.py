@@ -1,0 +1,216 @@
+"""The doctor's checks: pure functions from a ServerSnapshot to Findings, each with a verdict and the exact fix.
+
+The most dangerous failure of an audit monitor is silence: pgAudit not loaded, the extension missing, a human
+role nobody audits. Each of those is a FAIL here; what only costs noise or precision is a WARN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pgaudit_monitor.database.snapshot import Role, ServerSnapshot
+from pgaudit_monitor.policy.accounts import ServiceAccounts
+
+ALL_CLASSES = frozenset({"read", "write", "function", "role", "ddl", "misc", "misc_set"})
+REQUIRED_CLASSES = frozenset({"read", "write", "misc"})
+"""What the detector needs: READ and WRITE for DML, MISC because pgAudit 1.7 logs MERGE as `MISC,???`."""
+READABLE_DESTINATIONS = frozenset({"stderr", "csvlog", "jsonlog"})
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: Status
+    summary: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"check": self.check, "status": self.status.value, "summary": self.summary, "fix": self.fix}
+
+
+def audit_classes(value: str | None) -> frozenset[str]:
+    """The classes a pgaudit.log value turns on: `all, -misc_set` -> everything but misc_set."""
+    classes: set[str] = set()
+    for raw in (value or "").split(","):
+        item = raw.strip().lower()
+        negate = item.startswith("-")
+        name = item.lstrip("-").strip()
+        chosen = ALL_CLASSES if name == "all" else ({name} & ALL_CLASSES)
+        if negate:
+            classes -= chosen
+        else:
+            classes |= chosen
+    return frozenset(classes)
+
+
+def quote_ident(name: str) -> str:
+    """An identifier quoted for SQL, by psycopg's rules: always double-quoted, so keywords and odd names are safe."""
+    from psycopg import sql
+
+    return sql.Identifier(name).as_string(None)
+
+
+def effective_log(role: Role, snapshot: ServerSnapshot) -> str:
+    """pgaudit.log as the role's sessions get it: the role's own setting, else the server's.
+
+    (A per-database default applies only in that database; the role and server levels are what apply everywhere.)
+    """
+    return role.settings.get("pgaudit.log", snapshot.server_pgaudit_log or "none")
+
+
+def preload_libraries(snapshot: ServerSnapshot) -> list[str]:
+    raw = snapshot.settings.get("shared_preload_libraries", "")
+    return [item.strip().strip('"') for item in raw.split(",") if item.strip()]
+
+
+def check_preload(snapshot: ServerSnapshot) -> Finding:
+    libraries = preload_libraries(snapshot)
+    if "pgaudit" in libraries:
+        return Finding("shared_preload_libraries", Status.OK, "pgaudit is loaded at server start")
+    wanted = ",".join([*libraries, "pgaudit"])
+    return Finding(
+        "shared_preload_libraries",
+        Status.FAIL,
+        "pgaudit is not in shared_preload_libraries: no statement is audited, silently",
+        f"ALTER SYSTEM SET shared_preload_libraries = '{wanted}'; then restart PostgreSQL "
+        "(Aurora/RDS: add pgaudit to shared_preload_libraries in the parameter group, then reboot)",
+    )
+
+
+def check_extension(snapshot: ServerSnapshot) -> list[Finding]:
+    findings = []
+    for database, version in sorted(snapshot.extension.items()):
+        check = f"extension:{database}"
+        if version is not None:
+            findings.append(Finding(check, Status.OK, f"pgAudit {version} installed in database {database}"))
+        else:
+            findings.append(
+                Finding(
+                    check,
+                    Status.FAIL,
+                    f"the pgaudit extension is not installed in database {database}: DDL records lose their object "
+                    "names here, and on Aurora nothing is logged at all",
+                    f"CREATE EXTENSION pgaudit;  -- in database {database}",
+                )
+            )
+    for database, error in sorted(snapshot.database_errors.items()):
+        findings.append(Finding(f"extension:{database}", Status.WARN, f"could not check database {database}: {error}"))
+    return findings
+
+
+def check_roles(snapshot: ServerSnapshot, accounts: ServiceAccounts) -> list[Finding]:
+    """Humans must be audited (READ, WRITE and MISC); service accounts audited by mistake cost noise and money."""
+    findings = []
+    for role in snapshot.roles:
+        if not role.can_login:
+            continue
+        value = effective_log(role, snapshot)
+        classes = audit_classes(value)
+        name = quote_ident(role.name)
+        if accounts.is_human(role.name):
+            missing = REQUIRED_CLASSES - classes
+            if not missing:
+                findings.append(Finding(f"role:{role.name}", Status.OK, f"human role {role.name} is audited ({value})"))
+            else:
+                findings.append(
+                    Finding(
+                        f"role:{role.name}",
+                        Status.FAIL,
+                        f"human role {role.name} is not audited for {', '.join(sorted(missing))} "
+                        f"(pgaudit.log = {value!r}): its DML is never seen",
+                        f"ALTER ROLE {name} SET pgaudit.log TO 'all';"
+                        + ("" if role.name != snapshot.current_user else " (or declare it a service account)"),
+                    )
+                )
+        elif classes and role.name != "rdsadmin":
+            findings.append(
+                Finding(
+                    f"role:{role.name}",
+                    Status.WARN,
+                    f"service account {role.name} is audited (pgaudit.log = {value!r}): log volume and cost, "
+                    "no detection (its DML is excluded)",
+                    f"ALTER ROLE {name} SET pgaudit.log TO 'none';",
+                )
+            )
+    return findings
+
+
+def check_log_settings(snapshot: ServerSnapshot) -> list[Finding]:
+    s = snapshot.settings
+    findings = []
+    prefix = s.get("log_line_prefix", "")
+    connections = s.get("log_connections", "off") == "on"
+    if "%u" in prefix:
+        findings.append(Finding("log_line_prefix", Status.OK, f"log_line_prefix {prefix!r} names the user"))
+    elif connections:
+        findings.append(
+            Finding(
+                "log_line_prefix",
+                Status.WARN,
+                f"log_line_prefix {prefix!r} has no %u: users come from 'connection authorized' entries; a log "
+                "read without them reports user '?'",
+                "ALTER SYSTEM SET log_line_prefix = '%m [%p] %q%u@%d '; SELECT pg_reload_conf();",
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "log_line_prefix",
+                Status.FAIL,
+                f"log_line_prefix {prefix!r} has no %u and log_connections is off: no record names its user, "
+                "every detection says user '?' and service accounts cannot be excluded",
+                "ALTER SYSTEM SET log_line_prefix = '%m [%p] %q%u@%d '; SELECT pg_reload_conf();",
+            )
+        )
+    if "%p" not in prefix and "%c" not in prefix:
+        findings.append(
+            Finding(
+                "log_line_prefix:backend",
+                Status.WARN,
+                "log_line_prefix has neither %p nor %c: statements of concurrent sessions cannot be told apart",
+                "ALTER SYSTEM SET log_line_prefix = '%m [%p] %q%u@%d '; SELECT pg_reload_conf();",
+            )
+        )
+    destinations = {d.strip() for d in s.get("log_destination", "stderr").split(",")}
+    if destinations & READABLE_DESTINATIONS:
+        findings.append(Finding("log_destination", Status.OK, f"log_destination {s.get('log_destination')!r}"))
+    else:
+        findings.append(
+            Finding(
+                "log_destination",
+                Status.FAIL,
+                f"log_destination {s.get('log_destination')!r}: the monitor reads stderr, csvlog or jsonlog files",
+                "ALTER SYSTEM SET log_destination = 'stderr'; SELECT pg_reload_conf();",
+            )
+        )
+    if s.get("logging_collector", "on") == "off":
+        findings.append(
+            Finding(
+                "logging_collector",
+                Status.WARN,
+                "logging_collector is off: stderr goes wherever the server's stderr goes (a service manager's "
+                "journal, a terminal); csvlog and jsonlog are not written",
+                "ALTER SYSTEM SET logging_collector = on; then restart PostgreSQL",
+            )
+        )
+    return findings
+
+
+def check_all(snapshot: ServerSnapshot, accounts: ServiceAccounts) -> list[Finding]:
+    return [
+        check_preload(snapshot),
+        *check_extension(snapshot),
+        *check_log_settings(snapshot),
+        *check_roles(snapshot, accounts),
+    ]
+
+
+def healthy(findings: list[Finding]) -> bool:
+    return all(f.status is not Status.FAIL for f in findings)
