@@ -136,6 +136,22 @@ def test_errors_are_one_line_with_distinct_exit_codes(server: PgServer) -> None:
     assert "invalid connection string" in bad.stderr
 
 
+def test_wrong_password_is_a_connection_error(server: PgServer) -> None:
+    server.sql("CREATE ROLE pwuser LOGIN PASSWORD 'right-secret'")
+    hba = server.data / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("host all pwuser 127.0.0.1/32 scram-sha-256\n" + original)
+    server.sql("SELECT pg_reload_conf()")
+    try:
+        wrong = run("coverage", "--dsn", server.dsn("pwuser", password="wrong-secret"), check_code=3)
+        assert "password authentication failed" in wrong.stderr
+        assert "wrong-secret" not in wrong.stderr  # a secret is never echoed
+        assert len(wrong.stderr.strip().splitlines()) == 1
+    finally:
+        hba.write_text(original)
+        server.sql("SELECT pg_reload_conf()")
+
+
 def test_library_not_preloaded_is_a_failure_healed_by_its_fix(tmp_path: Path) -> None:
     _require_postgres()
     with PgServer(log_destination="stderr", preload_pgaudit=False) as srv:
