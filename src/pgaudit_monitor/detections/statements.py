@@ -94,6 +94,16 @@ class StatementAssembler:
             if backend.open is not None and now - backend.open.touched >= idle_seconds:
                 yield from self._complete(backend)
 
+    def open_entries(self) -> Iterator[LogEntry]:
+        """The first entry of each statement still open.
+
+        A follower that checkpoints its place in a log keeps the checkpoint before these: after a restart it reads
+        them again, so a statement whose records straddle the checkpoint is never judged on half its records.
+        """
+        for backend in self._backends.values():
+            if backend.open is not None:
+                yield backend.open.first
+
     def flush(self) -> Iterator[Outcome]:
         """End of input: judge every statement still open."""
         for key in list(self._backends):

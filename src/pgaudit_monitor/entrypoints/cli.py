@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from pgaudit_monitor import __version__
-from pgaudit_monitor.entrypoints import database, scan
+from pgaudit_monitor.entrypoints import database, scan, watch
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     scan.register(commands, add_policy_options)
     database.register(commands, add_policy_options)
+    watch.register(commands, add_policy_options)
     return parser
 
 

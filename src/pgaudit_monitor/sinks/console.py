@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.sinks.alert import Notification
 
 _COLUMNS = ("time", "user", "database", "client", "command", "relations", "statement")
 
@@ -97,3 +98,16 @@ class ExplainReport:
             for (_, user, command, statement), n in rows:
                 head = f"  {n:>7}  {user:<20}  {command:<12}  "
                 out.write(head + _cut(statement, max(20, width - len(head))) + "\n")
+
+
+class ConsoleNotifier:
+    """Alarm notifications on standard output: the console channel of the watcher's outbox."""
+
+    name = "console"
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def send(self, notification: Notification) -> None:
+        self.out.write(notification.text() + "\n")
+        self.out.flush()
