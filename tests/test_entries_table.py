@@ -742,17 +742,17 @@ def test_user_with_at_sign_agrees_across_formats(name: str) -> None:
 @pytest.mark.parametrize("ext", ["log", "csv", "json"])
 @pytest.mark.parametrize("name", list(CAPTURES))
 def test_default_needles_keep_what_the_pipeline_needs(name: str, ext: str) -> None:
-    # The needle pre-filter never drops an audit record, nor a connection entry where records do not name the user.
+    # The pre-filter keeps exactly the entries the pipeline reads: audit records, and the connection entries that
+    # start, name and end a backend; nothing else is parsed.
     everything = _read(name, ext)
     filtered = list(read_file(str(DATA / f"{name}.{ext}"), compile_prefix(CAPTURES[name])))
-    names_user = ext != "log" or compile_prefix(CAPTURES[name]).has_user
+    kinds = ("AUDIT: ", "connection received: ", "connection authorized: ", "disconnection: ")
 
     def needed(entry: LogEntry | Malformed) -> bool:
-        if not isinstance(entry, LogEntry):
-            return False
-        return entry.message.startswith("AUDIT: ") or (not names_user and "connection" in entry.message)
+        return isinstance(entry, LogEntry) and entry.message.startswith(kinds)
 
-    assert [e for e in filtered if needed(e)] == [e for e in everything if needed(e)]
+    assert [e for e in everything if needed(e)] == [e for e in filtered if needed(e)]
+    assert all(needed(e) for e in filtered)
     assert len(_audits(filtered)) == 19
     authorized = [e for e in filtered if isinstance(e, LogEntry) and e.message.startswith("connection authorized")]
-    assert len(authorized) == (0 if names_user else 10)
+    assert len(authorized) == 10

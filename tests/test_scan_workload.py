@@ -131,7 +131,8 @@ def test_malformed_entries_are_reported_and_the_scan_goes_on(workload_logs: Path
     lines = only(workload_logs, ".log").read_text().splitlines(keepends=True)
     broken = tmp_path / "broken.log"
     garbage = [
-        "this line has no prefix but mentions AUDIT: SESSION,1,1,READ,SELECT,,,x,<not logged>\n",
+        # Looks like an audit record (a message after ':  ') but has no prefix: reported, never guessed at.
+        "this line has no prefix:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<not logged>\n",
         lines[0].split("LOG:")[0] + "LOG:  AUDIT: SESSION,one,1,READ,SELECT,,,SELECT 1,<not logged>\n",
     ]
     broken.write_text("".join(lines[:10] + garbage + lines[10:]))

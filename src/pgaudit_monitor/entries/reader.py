@@ -17,12 +17,27 @@ from typing import BinaryIO
 from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, CONNECTION_NEEDLE, CsvSplitter, EntrySplitter
+from pgaudit_monitor.entries.splitting import (
+    AUDIT_NEEDLE,
+    CONNECTION_NEEDLE,
+    MESSAGES,
+    CsvSplitter,
+    EntrySplitter,
+    Needles,
+)
 
 BLOCK_SIZE = 4 << 20
 DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
-"""What the detection pipeline needs: audit records, and connection entries that start backends and name users."""
+"""Literal needles for readers that want audit records and any connection entry (a superset of what is needed)."""
 AUTO = "auto"
+
+# Where a message starts in each format, then the messages the pipeline reads (splitting.MESSAGES). The literal
+# head is what makes the search fast: the engine skips to it at memory speed.
+PIPELINE_PATTERNS: dict[str, re.Pattern[bytes]] = {
+    "stderr": re.compile(rb":  " + MESSAGES),
+    "csvlog": re.compile(rb',"' + MESSAGES),
+    "jsonlog": re.compile(rb'"message":"' + MESSAGES),
+}
 
 
 # A csvlog row: millisecond timestamp with its zone (no spaces, no commas), quoted or empty user and database, pid.
@@ -46,15 +61,14 @@ def sniff_format(head: bytes) -> LogFormat:
     return LogFormat.STDERR
 
 
-def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> tuple[bytes, ...]:
-    """The needles a format needs. Connection entries matter only where records do not name their user.
+def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> re.Pattern[bytes]:
+    """The pattern that finds, in one pass, every entry the detection pipeline reads in this format.
 
-    Searching a second needle costs a second pass at memory speed; where every record carries its user (csvlog,
-    jsonlog, a prefix with %u) pid reuse is still told from the user, the database and the statement ids.
+    Audit records, and the connection entries: `connection authorized` names a backend's user where the prefix
+    does not, `connection received` starts a new backend on a reused pid, `disconnection` completes a backend's
+    last statement at once and frees its state (memory stays flat on a log of any size).
     """
-    if fmt is LogFormat.STDERR and not prefix.has_user:
-        return DEFAULT_NEEDLES
-    return (AUDIT_NEEDLE,)
+    return PIPELINE_PATTERNS[fmt.value]
 
 
 class InputError(OSError):
@@ -82,7 +96,7 @@ def read_file(
     path: str,
     prefix: CompiledPrefix,
     *,
-    needles: tuple[bytes, ...] | str | None = AUTO,
+    needles: Needles | str = AUTO,
     stream: str | None = None,
 ) -> Iterator[LogEntry | Malformed]:
     """Yield the entries of one log file (or `-` for standard input) that contain a needle.
@@ -104,7 +118,7 @@ def read_file(
 
 
 def _read_blocks(
-    handle: BinaryIO, prefix: CompiledPrefix, needles: tuple[bytes, ...] | str | None, source: str, stream: str
+    handle: BinaryIO, prefix: CompiledPrefix, needles: Needles | str, source: str, stream: str
 ) -> Iterator[LogEntry | Malformed]:
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
@@ -122,7 +136,7 @@ Parser = Callable[..., LogEntry | Malformed]
 
 
 def make_parser(
-    fmt: LogFormat, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES
+    fmt: LogFormat, prefix: CompiledPrefix, needles: Needles = DEFAULT_NEEDLES
 ) -> tuple[EntrySplitter | CsvSplitter, Parser]:
     """The splitter and the entry parser for one format, for readers that feed bytes themselves."""
     if fmt is LogFormat.JSONLOG:

@@ -1,9 +1,9 @@
 """Split a byte stream into whole log entries, incrementally, looking only at the entries that matter.
 
 Most of a busy server's log is not audit records. Decoding and matching every line would make the scan as slow as
-Python's line loop; instead the splitter searches each block for a few needles (`AUDIT: `, `connection`) with
-`bytes.find`, which runs at memory speed, and cuts out only the entries that contain one. Entry boundaries are
-the format's own:
+Python's line loop; instead the splitter searches each block with one compiled pattern whose literal head
+(`:  ` before a stderr message, `"message":"` in jsonlog) lets the regular-expression engine skip ahead at memory
+speed, and cuts out only the entries it finds. Entry boundaries are the format's own:
 
 * stderr: a line that does not start with a TAB begins an entry; PostgreSQL puts a TAB after every newline
   inside a message, so continuation lines always start with one;
@@ -15,11 +15,24 @@ is handed on only once the start of the next one shows that it is complete.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 AUDIT_NEEDLE = b"AUDIT: "
 CONNECTION_NEEDLE = b"connection"
+MESSAGES = rb"(?:AUDIT: |connection received: |connection authorized: |disconnection: )"
+"""The messages the pipeline reads: audit records, and the connection entries that start a backend, name its
+user, and end it (which completes its last statement and frees its state)."""
+
+Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
+
+
+def compile_needles(needles: Needles) -> re.Pattern[bytes] | None:
+    """One pattern for a tuple of literal needles (or the pattern itself); None means every entry."""
+    if needles is None or isinstance(needles, re.Pattern):
+        return needles
+    return re.compile(b"|".join(re.escape(n) for n in needles))
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,22 +44,23 @@ class RawEntry:
 
 
 class EntrySplitter:
-    """Cut whole entries that contain a needle out of a stream of bytes.
+    """Cut whole entries in which `needles` (literal byte strings, or a compiled pattern) match.
 
     `continuation` is the byte that marks a continuation line (TAB for stderr), or None when every line is an
     entry (jsonlog). With `needles=None` every entry is handed on.
     """
 
-    def __init__(self, needles: tuple[bytes, ...] | None, continuation: bytes | None) -> None:
-        self._needles = needles
+    def __init__(self, needles: Needles, continuation: bytes | None) -> None:
+        self._pattern = compile_needles(needles)
         self._continuation = continuation
         self._buffer = b""
         self._line = 1  # line number of the first byte of the buffer
 
     def feed(self, data: bytes) -> Iterator[RawEntry]:
         """Take more bytes; yield the entries now known to be complete."""
-        self._buffer += data
-        end = self._complete_end(self._buffer)
+        buf = self._buffer + data if self._buffer else data
+        self._buffer = buf
+        end = self._complete_end(buf)
         if end:
             yield from self._cut(end)
 
@@ -75,12 +89,10 @@ class EntrySplitter:
     def _cut(self, end: int) -> Iterator[RawEntry]:
         buf = self._buffer
         self._buffer = buf[end:]
-        first_line = self._line
-        self._line += buf.count(b"\n", 0, end)
-        if self._needles is None:
-            yield from self._all_entries(buf, end, first_line)
+        if self._pattern is None:
+            yield from self._all_entries(buf, end)
         else:
-            yield from self._matching_entries(buf, end, first_line)
+            yield from self._matching_entries(buf, end)
 
     def _entry_end(self, buf: bytes, start: int, end: int) -> int:
         nl = buf.find(b"\n", start, end)
@@ -94,46 +106,41 @@ class EntrySplitter:
             start = buf.rfind(b"\n", 0, start - 1) + 1
         return start
 
-    def _all_entries(self, buf: bytes, end: int, line: int) -> Iterator[RawEntry]:
+    def _all_entries(self, buf: bytes, end: int) -> Iterator[RawEntry]:
         start = 0
         while start < end:
             stop = self._entry_end(buf, start, end)
-            yield RawEntry(buf[start:stop], line)
-            line += buf.count(b"\n", start, stop)
+            yield RawEntry(buf[start:stop], self._line)
+            self._line += buf.count(b"\n", start, stop)
             start = stop
 
-    def _matching_entries(self, buf: bytes, end: int, line: int) -> Iterator[RawEntry]:
-        # The hot loop of a scan: one bytes.find per hit and needle, no per-line work. The needle search runs at
-        # memory speed; everything else here runs once per matching entry only.
-        find, rfind, count = buf.find, buf.rfind, buf.count
-        needles = self._needles or ()
+    def _matching_entries(self, buf: bytes, end: int) -> Iterator[RawEntry]:
+        # The hot loop of a scan: one pattern search per matching entry, newlines counted once, no per-line work.
+        search = self._pattern.search  # type: ignore[union-attr]
+        rfind, find, count = buf.rfind, buf.find, buf.count
         continuation = self._continuation
-        single = needles[0] if len(needles) == 1 else None
-        hits = [find(n, 0, end) for n in needles]
-        hit = hits[0] if single is not None else min([h for h in hits if h >= 0], default=-1)
         counted_to = 0
-        while hit >= 0:
+        match = search(buf, 0, end)
+        while match is not None:
+            hit = match.start()
             start = rfind(b"\n", 0, hit) + 1
             if continuation is not None and buf[start : start + 1] == continuation:
                 start = self._entry_start(buf, hit)
             stop = find(b"\n", hit, end) + 1 or end
             if continuation is not None and buf[stop : stop + 1] == continuation:
                 stop = self._entry_end(buf, hit, end)
-            line += count(b"\n", counted_to, start)
+            self._line += count(b"\n", counted_to, start)
             counted_to = start
-            yield RawEntry(buf[start:stop], line)
-            if single is not None:
-                hit = find(single, stop, end)
-            else:
-                hits = [h if h >= stop or h < 0 else find(n, stop, end) for h, n in zip(hits, needles, strict=True)]
-                hit = min([h for h in hits if h >= 0], default=-1)
+            yield RawEntry(buf[start:stop], self._line)
+            match = search(buf, stop, end)
+        self._line += count(b"\n", counted_to, end)
 
 
 class CsvSplitter:
     """Cut whole csvlog rows out of a stream of bytes: a newline ends a row only outside double quotes."""
 
-    def __init__(self, needles: tuple[bytes, ...] | None) -> None:
-        self._needles = needles
+    def __init__(self, needles: Needles) -> None:
+        self._pattern = compile_needles(needles)
         self._buffer = b""
         self._line = 1
 
@@ -162,14 +169,14 @@ class CsvSplitter:
             scan = nl + 1
             if quotes % 2 == 0:
                 row = buf[start:scan]
-                if self._needles is None or any(n in row for n in self._needles):
+                if self._pattern is None or self._pattern.search(row):
                     yield RawEntry(row, line)
                 line += row.count(b"\n")
                 start = scan
                 quotes = 0
         if final and start < len(buf):
             row = buf[start:]
-            if self._needles is None or any(n in row for n in self._needles):
+            if self._pattern is None or self._pattern.search(row):
                 yield RawEntry(row, line)
             line += row.count(b"\n")
             start = len(buf)
