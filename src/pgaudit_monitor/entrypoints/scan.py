@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         elif item.detected:
             found += 1
             if as_json:
-                write_json_line(item, sys.stdout)
-                sys.stdout.flush()
+                write_json_line(item, sys.stdout)  # block-buffered into a pipe: a scan is a batch job
             else:
                 detections.append(item)
         elif explain is not None:
