@@ -1,0 +1,184 @@
+"""CloudWatch Logs Insights: the narrowing query, and a runner that never drops a row at the row limit.
+
+The query only narrows: it keeps pgAudit records (and, where the log_line_prefix has no user, the connection
+entries that name users) and, optionally, drops the records of service accounts. That exclusion reads the user
+from the *parsed log prefix*, with the same regular expression the Python reader uses, and only an exact match
+of a service-account pattern drops a record; text anywhere else in a message (a statement can contain anything)
+cannot make a record disappear. Every row that comes back is judged by the Python policy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pgaudit_monitor.aws.windows import Span, split
+from pgaudit_monitor.entries.prefix import compile_prefix
+
+ROW_LIMIT = 10_000
+"""The most rows one Logs Insights query returns."""
+USER_FIELD = "pgaudit_user"
+_FINAL = {"Complete", "Failed", "Cancelled", "Timeout", "Unknown"}
+
+
+def _insights_regex(python_pattern: str) -> str:
+    """Python's `(?P<user>` groups as Logs Insights writes them; other named groups become plain groups."""
+    pattern = python_pattern.replace("(?P<user>", f"(?<{USER_FIELD}>")
+    pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
+    return pattern.replace("/", r"\/")
+
+
+def _glob_regex(pattern: str) -> str:
+    """A shell glob as an anchored regular expression (`*`, `?` and `[...]`, as fnmatch reads them)."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[" and (close := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : close]
+            body = "^" + body[1:] if body.startswith("!") else body
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out).replace("/", r"\/")
+
+
+def build_query(
+    log_line_prefix: str,
+    service_accounts: Iterable[str] = (),
+    *,
+    keep_users: Iterable[str] = (),
+    row_limit: int = ROW_LIMIT,
+) -> str:
+    """The Logs Insights query for one window, from the same settings the Python policy uses.
+
+    `keep_users` are never excluded (the canary role, which the policy treats as a service account but the
+    monitor counts).
+    """
+    prefix = compile_prefix(log_line_prefix)
+    lines = ["fields @timestamp, @message, @logStream, @ingestionTime"]
+    if prefix.has_user:
+        lines.append('| filter @message like "AUDIT: "')
+    else:  # the users come from `connection authorized` entries
+        lines.append('| filter @message like "AUDIT: " or @message like "connection authorized: "')
+    patterns = [p for p in service_accounts if p]
+    if prefix.has_user and patterns:
+        head = prefix.regex.pattern.split("(?P<level>")[0]
+        lines.append(f"| parse @message /^{_insights_regex(head)}/")
+        alternatives = "|".join(_glob_regex(p) for p in patterns)
+        keep = [u for u in keep_users if u]
+        clause = f"not ispresent({USER_FIELD}) or {USER_FIELD} not like /^(?:{alternatives})$/"
+        if keep:
+            clause += " or " + " or ".join(f'{USER_FIELD} = "{u}"' for u in keep)
+        lines.append(f"| filter {clause}")
+    lines.append("| sort @timestamp asc")
+    lines.append(f"| limit {row_limit}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    timestamp: int  # epoch milliseconds
+    stream: str
+    message: str
+    ingestion: int | None = None
+
+
+class QueryError(RuntimeError):
+    """A query that failed, was cancelled, timed out, or did not finish before the run's deadline."""
+
+
+@dataclass
+class Fetch:
+    """What one span's queries returned: the rows in [start, end), oldest first, and how they were obtained."""
+
+    rows: list[Row] = field(default_factory=list)
+    queries: int = 0
+    truncated: list[Span] = field(default_factory=list)  # one-second spans still at the row limit
+
+
+def _millis(value: str) -> int:
+    """@timestamp as Logs Insights writes it (`2026-11-25 10:05:00.123`), or as epoch milliseconds."""
+    if value.isdigit():
+        return int(value)
+    parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+class InsightsRunner:
+    """Runs a query over a span; a result at the row limit splits the span in halves until each part is complete."""
+
+    def __init__(
+        self,
+        logs: Any,
+        log_group: str,
+        query: str,
+        *,
+        row_limit: int = ROW_LIMIT,
+        poll_seconds: float = 1.0,
+        deadline: Callable[[], float] = lambda: float("inf"),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.logs = logs
+        self.log_group = log_group
+        self.query = query
+        self.row_limit = row_limit
+        self.poll_seconds = poll_seconds
+        self.deadline = deadline  # seconds left for this run
+        self.sleep = sleep
+
+    def fetch(self, span: Span) -> Fetch:
+        result = Fetch()
+        pending = [span]
+        while pending:
+            part = pending.pop(0)
+            raw = self._query(part)
+            result.queries += 1
+            if len(raw) >= self.row_limit and part.seconds > 1:
+                first, second = split(part)
+                pending[:0] = [first, second]
+                continue
+            if len(raw) >= self.row_limit:
+                result.truncated.append(part)
+            low, high = part.start * 1000, part.end * 1000
+            result.rows.extend(r for r in raw if low <= r.timestamp < high)
+        result.rows.sort(key=lambda r: r.timestamp)  # stable: the service's order within a millisecond stays
+        return result
+
+    def _query(self, span: Span) -> list[Row]:
+        # endTime is inclusive and in whole seconds: ask for a superset, keep [start, end) to the millisecond.
+        query_id = self.logs.start_query(
+            logGroupName=self.log_group, startTime=span.start, endTime=span.end, queryString=self.query
+        )["queryId"]
+        while True:
+            response = self.logs.get_query_results(queryId=query_id)
+            status = response.get("status")
+            if status in _FINAL:
+                break
+            if self.deadline() < self.poll_seconds:
+                self.logs.stop_query(queryId=query_id)
+                raise QueryError(f"query {query_id} over {span} did not finish before the run's deadline")
+            self.sleep(self.poll_seconds)
+        if status != "Complete":
+            raise QueryError(f"query {query_id} over {span} ended with status {status}")
+        return [self._row(fields) for fields in response.get("results", [])]
+
+    @staticmethod
+    def _row(fields: list[dict[str, str]]) -> Row:
+        values = {f["field"]: f.get("value", "") for f in fields}
+        ingestion = values.get("@ingestionTime")
+        return Row(
+            timestamp=_millis(values["@timestamp"]),
+            stream=values.get("@logStream", ""),
+            message=values.get("@message", ""),
+            ingestion=_millis(ingestion) if ingestion else None,
+        )
