@@ -1,0 +1,221 @@
+"""The AWS emulator for tests: moto's server on loopback, a fault-injecting proxy in front of it, real log lines
+put into its log groups, and a model of how CloudWatch evaluates an alarm (moto stores alarms, never evaluates them).
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's account
+VENV_BIN = str(Path(__file__).resolve().parents[1] / ".venv" / "bin")
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    """What the scripts and boto3 need to reach the emulator and nothing else."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_MAX_ATTEMPTS": "2",
+        "AWS_RETRY_MODE": "standard",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_PAGER": "",
+    }
+
+
+# -- real log lines ----------------------------------------------------------------------------------------------
+_ENTRY_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.(\d{3}))? (\w+)")
+
+
+def log_entries(path: Path) -> list[tuple[int, str]]:
+    """A stderr log's entries as (epoch ms, text), one per entry as RDS exports them (TAB lines continue one)."""
+    entries: list[tuple[int, str]] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = _ENTRY_TIME.match(line)
+        if match is None and entries:
+            ms, text = entries[-1]
+            entries[-1] = (ms, text + "\n" + line)
+            continue
+        if match is None:
+            continue
+        when = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        entries.append((int(when.timestamp() * 1000) + int(match.group(2) or 0), line))
+    return entries
+
+
+def put_events(logs: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    """Put (epoch ms, message) events, in batches CloudWatch accepts, creating the group and stream if needed."""
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
+    if not any(s["logStreamName"] == stream for s in streams):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    ordered = sorted(events, key=lambda e: e[0])
+    for i in range(0, len(ordered), 5000):
+        batch = [{"timestamp": ms, "message": text} for ms, text in ordered[i : i + 5000]]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+
+
+# -- faults --------------------------------------------------------------------------------------------------------
+@dataclass
+class Fault:
+    """Answer requests whose X-Amz-Target ends with `target` with `status` and `body`, `times` times (-1: always)."""
+
+    target: str
+    status: int
+    body: dict[str, Any]
+    times: int = -1
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # or: change the real answer
+
+
+class FaultProxy:
+    """An HTTP proxy on loopback in front of moto: a real service that misbehaves, for the SDK's own retries."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.removeprefix("http://")
+        self.faults: list[Fault] = []
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target", "")
+                proxy.seen.append(target)
+                fault = next((f for f in proxy.faults if f.times != 0 and target.endswith(f.target)), None)
+                if fault is not None and fault.rewrite is None:
+                    fault.times -= 1
+                    self._answer(fault.status, json.dumps(fault.body).encode(), "application/x-amz-json-1.1")
+                    return
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                conn.request("POST", self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                if fault is not None and fault.rewrite is not None and response.status == 200:
+                    fault.times -= 1
+                    data = json.dumps(fault.rewrite(json.loads(data))).encode()
+                self._answer(response.status, data, response.getheader("Content-Type") or "application/json")
+
+            def _answer(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- how CloudWatch evaluates an alarm -----------------------------------------------------------------------------
+def alarm_fires(alarm: dict[str, Any], datapoints: list[tuple[datetime, float]], evaluated_at: datetime) -> bool:
+    """Would this metric alarm be in ALARM when evaluated at `evaluated_at`?
+
+    The model: CloudWatch buckets datapoints by their timestamp into periods aligned to the period length, and
+    at each evaluation looks at the `EvaluationPeriods` most recent periods, the one holding `evaluated_at`
+    included; a period without datapoints counts as TreatMissingData says. A datapoint timestamped before those
+    periods is never looked at again, which is the trap a catching-up monitor must avoid.
+    """
+    period = alarm["Period"]
+    n = alarm["EvaluationPeriods"]
+    needed = alarm.get("DatapointsToAlarm") or n
+    current = int(evaluated_at.timestamp()) // period * period
+    buckets: dict[int, list[float]] = {}
+    for when, value in datapoints:
+        buckets.setdefault(int(when.timestamp()) // period * period, []).append(value)
+    breaching = 0
+    for start in range(current - (n - 1) * period, current + period, period):
+        values = buckets.get(start)
+        if values is None:
+            breaching += alarm.get("TreatMissingData") == "breaching"
+            continue
+        stat = {"Sum": sum(values), "Maximum": max(values), "SampleCount": len(values)}[alarm["Statistic"]]
+        op = alarm["ComparisonOperator"]
+        threshold = alarm["Threshold"]
+        breaching += {
+            "GreaterThanThreshold": stat > threshold,
+            "GreaterThanOrEqualToThreshold": stat >= threshold,
+            "LessThanThreshold": stat < threshold,
+        }[op]
+    return breaching >= needed
+
+
+def metric_datapoints(
+    cloudwatch: Any, namespace: str, name: str, log_group: str, since: datetime, until: datetime
+) -> list[tuple[datetime, float]]:
+    """The metric's sums per minute, read back from the emulator through the API (timestamp, value)."""
+    response = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=name,
+        Dimensions=[{"Name": "LogGroup", "Value": log_group}],
+        StartTime=since,
+        EndTime=until,
+        Period=60,
+        Statistics=["Sum", "SampleCount"],
+    )
+    return sorted((p["Timestamp"], p["Sum"]) for p in response["Datapoints"])
+
+
+def iter_json_lines(text: str) -> Iterator[dict[str, Any]]:
+    for line in text.splitlines():
+        if line.startswith("{"):
+            yield json.loads(line)
+
+
+# -- fixtures (imported by the AWS test modules) -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server, in this process, on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh emulator state and an environment that reaches only it; the endpoint."""
+    host, port = moto_endpoint.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("POST", "/moto-api/reset")
+    conn.getresponse().read()
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in aws_env(moto_endpoint).items():
+        monkeypatch.setenv(key, value)
+    return moto_endpoint

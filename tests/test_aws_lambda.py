@@ -1,0 +1,344 @@
+"""The Lambda, in-process, against moto's server: real pgAudit lines from the real test server in the log group,
+the published metric equal to what the sessions did, and the faults that must lose nothing and count nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from awskit import (
+    ACCOUNT,
+    VENV_BIN,
+    FaultProxy,
+    aws,
+    aws_env,
+    log_entries,
+    metric_datapoints,
+    moto_endpoint,
+    put_events,
+)
+from awskit import alarm_fires as alarm_fires
+from conftest import only
+from pgaudit_monitor.aws.windows import iso
+from pgaudit_monitor.entrypoints import lambda_handler
+from workload import SERVICE_ACCOUNTS, expected_detections, normalize
+
+__all__ = ["aws", "moto_endpoint"]  # fixtures
+
+GROUP = "/aws/rds/cluster/test-cluster/postgresql"
+STREAM = "test-cluster-instance-1"
+NAMESPACE = "RDSAudit/UserActivity"
+PARAMETER = "/rds-user-audit-monitor/test-cluster/checkpoint"
+W = 300
+DUE = 120 + 60  # ingestion delay + statement grace: a window is processed this long after its end
+NOW = int(datetime.now(UTC).timestamp())
+BASE = NOW // W * W - 12 * W  # an aligned window an hour ago: CloudWatch accepts events this old
+
+
+class Context:
+    """What the handler uses of Lambda's context."""
+
+    def __init__(self, remaining_ms: int = 290_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def monitor_env(aws: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "LOG_GROUP_NAME": GROUP,
+        "SERVICE_ACCOUNTS": SERVICE_ACCOUNTS,
+        "CHECKPOINT_PARAMETER": PARAMETER,
+        "QUERY_POLL_SECONDS": "0",
+        "INGESTION_DELAY_SECONDS": "120",
+        "STATEMENT_GRACE_SECONDS": "60",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    lambda_handler.monitor.cache_clear()
+    put_events(boto3.client("logs"), GROUP, STREAM, [])  # RDS created the group when log export was turned on
+    yield env
+    lambda_handler.monitor.cache_clear()
+
+
+def invoke(run_at: int, capsys: pytest.CaptureFixture[str] | None = None) -> tuple[dict[str, Any], list[dict]]:
+    """One scheduled run at `run_at`, as EventBridge sends it; the summary and the JSON log lines."""
+    event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": iso(run_at)}
+    summary = lambda_handler.lambda_handler(event, Context())
+    lines = []
+    if capsys is not None:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return summary, lines
+
+
+def published(name: str) -> float:
+    cloudwatch = boto3.client("cloudwatch")
+    since, until = datetime.fromtimestamp(NOW - 3600, UTC), datetime.fromtimestamp(NOW + 3600, UTC)
+    return sum(v for _, v in metric_datapoints(cloudwatch, NAMESPACE, name, GROUP, since, until))
+
+
+def checkpoint() -> str:
+    return boto3.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+
+
+def rebased(entries: list[tuple[int, str]], start: int) -> list[tuple[int, str]]:
+    """The server's entries moved so that the first is at `start` (epoch s), offsets kept."""
+    first = entries[0][0]
+    return [(start * 1000 + ms - first, text) for ms, text in entries]
+
+
+@pytest.fixture
+def workload_events(workload_logs: Path) -> list[tuple[int, str]]:
+    """Every entry the real server wrote during the scripted sessions (stderr, Aurora prefix), 30 s into BASE."""
+    events = rebased(log_entries(only(workload_logs, ".log")), BASE + 30)
+    assert events[-1][0] < (BASE + W) * 1000, "the workload must fit in one window for this test"
+    return events
+
+
+def audit_line(second: float, pid: int, user: str, statement_id: int, sub: int, cls: str, command: str, text: str):
+    when = datetime.fromtimestamp(int(second), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    prefix = f"{when}:10.0.0.9(50000):{user}@app:[{pid}]:LOG:  "
+    line = f"{prefix}AUDIT: SESSION,{statement_id},{sub},{cls},{command},,,{text},<not logged>"
+    return (int(second * 1000), line)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+def test_the_published_metric_equals_what_the_sessions_did(
+    monitor_env: dict, workload_events: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_events(boto3.client("logs"), GROUP, STREAM, workload_events)
+    summary, lines = invoke(BASE + W + DUE, capsys)
+    expected = expected_detections()
+    assert summary["windows"] == [f"{iso(BASE)}/{iso(BASE + W)}"]
+    assert summary["detections"] == len(expected)
+    assert published("UserDMLOperationCount") == len(expected)
+    assert published("MonitorExecutionErrors") == 0
+    assert published("AuditRecordsScanned") == summary["records"] > len(expected)
+    # one JSON line per detection: the independent record of who did what, where and when
+    detections = [d for d in lines if d.get("event") == "detection"]
+    in_order = [normalize(d) for d in sorted(detections, key=lambda d: (d["event_time_ms"], d["pid"]))]
+    assert sorted(in_order) == sorted(expected)
+    for d in detections:
+        assert {
+            "time",
+            "user",
+            "database",
+            "client",
+            "command",
+            "relations",
+            "statement",
+            "pid",
+            "statement_id",
+        } <= d.keys()
+    assert checkpoint() == iso(BASE + W)
+
+
+@pytest.mark.postgres
+def test_a_retried_run_counts_nothing_twice(monitor_env: dict, workload_events: list) -> None:
+    put_events(boto3.client("logs"), GROUP, STREAM, workload_events)
+    first, _ = invoke(BASE + W + DUE)
+    retry, _ = invoke(BASE + W + DUE)  # the same scheduled event, delivered again
+    assert first["detections"] == len(expected_detections())
+    assert retry["windows"] == []
+    assert retry["detections"] == 0
+    assert published("UserDMLOperationCount") == len(expected_detections())
+
+
+@pytest.mark.postgres
+def test_skipped_runs_are_caught_up_and_the_alarm_still_fires(
+    monitor_env: dict, workload_events: list, tmp_path: Path
+) -> None:
+    invoke(BASE + DUE)  # the last run before the gap: checkpoint at BASE
+    assert checkpoint() == iso(BASE)
+    put_events(boto3.client("logs"), GROUP, STREAM, workload_events)
+    # no run for 8 windows (the function was throttled, EventBridge skipped it...), then one run catches up
+    summary, _ = invoke(BASE + 9 * W + DUE)
+    assert len(summary["windows"]) == 1  # one query over the 9 missed windows
+    assert summary["windows"][0] == f"{iso(BASE)}/{iso(BASE + 9 * W)}"
+    assert summary["detections"] == len(expected_detections())
+    assert checkpoint() == iso(BASE + 9 * W)
+
+    # the alarm as deploy-alarm.sh creates it, evaluated as CloudWatch does, right after the run
+    deploy_alarm(tmp_path)
+    alarm = detection_alarm()
+    cloudwatch = boto3.client("cloudwatch")
+    now = datetime.now(UTC)
+    since = datetime.fromtimestamp(NOW - 3600, UTC)
+    points = metric_datapoints(cloudwatch, NAMESPACE, "UserDMLOperationCount", GROUP, since, now)
+    assert alarm_fires(alarm, points, evaluated_at=now)
+    # the trap avoided: the same count dated in the window it was found in would never be evaluated
+    dated_in_window = [(datetime.fromtimestamp(BASE, UTC), float(len(expected_detections())))]
+    assert not alarm_fires(alarm, dated_in_window, evaluated_at=now)
+
+
+def deploy_alarm(tmp_path: Path) -> None:
+    env = {
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        **aws_env(os.environ["AWS_ENDPOINT_URL"]),
+        "ACCOUNT_ID": ACCOUNT,
+        "CLUSTER_NAME": "test-cluster",
+    }
+    script = Path(__file__).parents[1] / "cloudwatch" / "deploy-alarm.sh"
+    subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True, text=True)
+
+
+def detection_alarm() -> dict[str, Any]:
+    alarms = boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix="rds-user-dml-detected-")["MetricAlarms"]
+    assert len(alarms) == 1
+    return alarms[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(
+            ("StartQuery", 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}), id="throttled"
+        ),
+        pytest.param(("StartQuery", 400, {"__type": "LimitExceededException", "message": "too many"}), id="limit"),
+        pytest.param(("GetQueryResults", None, None), id="query-failed"),
+    ],
+)
+def test_a_failed_run_publishes_an_error_loses_nothing_and_the_next_run_catches_up(
+    monitor_env: dict, workload_events: list, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, fault: tuple
+) -> None:
+    from awskit import Fault
+
+    put_events(boto3.client("logs"), GROUP, STREAM, workload_events)
+    invoke(BASE + DUE)  # checkpoint at BASE
+    target, status, body = fault
+    with FaultProxy(moto_endpoint) as proxy:
+        if status is None:  # the query runs, and the service says it failed
+            proxy.faults.append(Fault(target, 200, {}, rewrite=lambda r: {**r, "status": "Failed", "results": []}))
+        else:  # throttled past the SDK's retries
+            proxy.faults.append(Fault(target, status, body))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        lambda_handler.monitor.cache_clear()
+        with pytest.raises(Exception, match=r"Throttling|LimitExceeded|Failed"):
+            invoke(BASE + W + DUE)
+        assert proxy.seen.count(f"Logs_20140328.{target}") >= 1
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    lambda_handler.monitor.cache_clear()
+    assert published("MonitorExecutionErrors") == 1
+    assert published("UserDMLOperationCount") == 0
+    assert checkpoint() == iso(BASE)  # the failed window stays to do
+
+    summary, _ = invoke(BASE + 2 * W + DUE)  # the next scheduled run
+    assert summary["windows"] == [f"{iso(BASE)}/{iso(BASE + 2 * W)}"]
+    assert published("UserDMLOperationCount") == len(expected_detections())
+
+
+def test_a_throttled_query_is_retried_within_the_run(monitor_env: dict, moto_endpoint: str, monkeypatch) -> None:
+    from awskit import Fault
+
+    events = [audit_line(BASE + 10, 100, "alice", 1, 1, "WRITE", "UPDATE", "UPDATE accounts SET x = 1")]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    with FaultProxy(moto_endpoint) as proxy:
+        proxy.faults.append(Fault("StartQuery", 400, {"__type": "ThrottlingException", "message": "slow"}, times=1))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        lambda_handler.monitor.cache_clear()
+        summary, _ = invoke(BASE + W + DUE)
+        assert proxy.seen.count("Logs_20140328.StartQuery") == 2
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    assert summary["detections"] == 1
+    assert published("MonitorExecutionErrors") == 0
+
+
+def test_a_window_over_the_row_limit_is_split_until_every_row_is_read(monitor_env: dict) -> None:
+    # 6,000 people's statements and 6,000 service-account ones: 12,000 records, over the 10,000-row limit
+    events = []
+    for i in range(6000):
+        second = BASE + i * (W - 1) / 6000
+        events.append(audit_line(second, 1000 + i, "alice", 1, 1, "WRITE", "UPDATE", f"UPDATE accounts SET x = {i}"))
+        events.append(audit_line(second, 9000 + i, "app_svc", 1, 1, "READ", "SELECT", "SELECT * FROM accounts"))
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    summary, _ = invoke(BASE + W + DUE)
+    assert summary["queries"] >= 3  # the first answer hit the limit: split, and split again as needed
+    assert summary["truncated_seconds"] == 0
+    assert summary["records"] == 12000
+    assert summary["detections"] == 6000
+    assert published("UserDMLOperationCount") == 6000
+
+
+def test_a_statement_across_a_window_boundary_is_judged_whole_and_counted_once(
+    monitor_env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `SELECT purge()` starts 0.5 s before the window ends; the DELETE inside it is logged 0.3 s after
+    boundary = BASE + W
+    events = [
+        audit_line(boundary - 0.5, 42, "alice", 3, 1, "READ", "SELECT", "SELECT purge()"),
+        audit_line(boundary + 0.3, 42, "alice", 3, 2, "WRITE", "DELETE", "DELETE FROM accounts WHERE id > 1000"),
+        audit_line(boundary + 1, 42, "alice", 4, 1, "MISC", "SHOW", "SHOW work_mem"),
+    ]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    first, lines_first = invoke(boundary + DUE, capsys)
+    second, lines_second = invoke(boundary + W + DUE, capsys)
+    assert first["detections"] == 1
+    assert second["detections"] == 0
+    [detection] = [d for d in lines_first + lines_second if d.get("event") == "detection"]
+    assert detection["command"] == "DELETE"  # judged with its inner statement, not as a plain SELECT
+    assert published("UserDMLOperationCount") == 1
+
+
+def test_late_events_within_the_ingestion_delay_are_counted(monitor_env: dict) -> None:
+    logs = boto3.client("logs")
+    put_events(logs, GROUP, STREAM, [audit_line(BASE + 5, 7, "alice", 1, 1, "READ", "SELECT", "SELECT * FROM t")])
+    early, _ = invoke(BASE + W + DUE - 1)  # one second before BASE's window is due: not processed yet
+    assert early["windows"] == [f"{iso(BASE - W)}/{iso(BASE)}"]
+    # an event of that window arrives late (dated 4:50 into the window, ingested now)
+    put_events(logs, GROUP, STREAM, [audit_line(BASE + W - 10, 8, "bob", 1, 1, "WRITE", "DELETE", "DELETE FROM t")])
+    due, _ = invoke(BASE + W + DUE)
+    assert due["detections"] == 2
+    assert published("UserDMLOperationCount") == 2
+
+
+def test_a_manual_invoke_uses_now_and_publishes_a_zero(monitor_env: dict) -> None:
+    summary = lambda_handler.lambda_handler({}, Context())
+    assert summary["detections"] == 0
+    assert len(summary["windows"]) == 1
+    assert published("UserDMLOperationCount") == 0
+    assert published("MonitorExecutionErrors") == 0
+
+
+def test_the_canary_is_counted_never_detected(monitor_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANARY_USER", "pgaudit_canary")
+    lambda_handler.monitor.cache_clear()
+    events = [audit_line(BASE + 20 + i, 50 + i, "pgaudit_canary", 1, 1, "READ", "SELECT", "SELECT * FROM canary")
+              for i in range(3)]  # fmt: skip
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    summary, _ = invoke(BASE + W + DUE)
+    assert summary["canary_records"] == 3
+    assert summary["detections"] == 0
+    assert published("CanaryRecords") == 3
+
+
+def test_the_detail_notification_says_who_did_what_and_links_to_the_logs(
+    monitor_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="rds-user-audit-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="people")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("DETAIL_TOPIC_ARN", topic)
+    lambda_handler.monitor.cache_clear()
+    events = [audit_line(BASE + 20, 77, "alice", 1, 1, "WRITE", "DELETE", "DELETE FROM accounts WHERE id = 5")]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    invoke(BASE + W + DUE)
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(message["Body"])
+    assert "alice DELETE x1" in body["Subject"]
+    assert "DELETE FROM accounts WHERE id = 5" in body["Message"]
+    assert "logs-insights" in body["Message"]
