@@ -142,7 +142,8 @@ class TrackedFile:
         assert self.fd is not None
         items: list[LogEntry | Malformed] = []
         size = os.fstat(self.fd).st_size
-        if size < self.read_offset:  # truncated in place: what it held is gone, read the new content
+        if size < self.read_offset or (size != self.size and self._head_changed()):
+            # Truncated in place (copytruncate), even if already written past the old size: the new content.
             items += self._flush(force=True)
             self._restart_at_zero()
         self.size = size
@@ -157,6 +158,10 @@ class TrackedFile:
         elif self.tail and now - self.last_growth >= settle and self.tail.endswith(b"\n"):
             items += self._flush(force=False)
         return items
+
+    def _head_changed(self) -> bool:
+        assert self.fd is not None
+        return self.head_len > 0 and _fingerprint(self.fd, self.head_len)[1] != self.head_hash
 
     def drain_finished(self, now: float, grace: float) -> list[LogEntry | Malformed]:
         """A detached file quiet for `grace`: whatever it still holds is its last entry."""
@@ -322,7 +327,7 @@ class Follower:
     def _recover_renamed(self) -> None:
         """A followed file renamed while the watcher was stopped: find it beside its old path, drain it."""
         for position in list(self.stored.values()):
-            if position.root != position.path:
+            if os.path.isdir(position.root):
                 continue  # files of a directory are found by listing it
             try:
                 current = identity(os.stat(position.root))
@@ -441,7 +446,7 @@ class Follower:
             open_lines.setdefault(entry.source, []).append(entry.line)
         changed: list[FilePosition] = []
         for key, tracked in list(self.files.items()):
-            if tracked.done:
+            if tracked.done and tracked.label not in open_lines:  # kept while a statement begun in it is open
                 del self.files[key]
                 self.forgotten.append(key)
                 continue
