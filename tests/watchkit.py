@@ -165,7 +165,7 @@ class SmtpReceiver:
             self._controller = None
 
     def incidents(self) -> list[tuple[str, str]]:
-        return [(m["Subject"].split("]")[0].strip("["), m["X-Pgaudit-Monitor-Incident"]) for m in self.messages]
+        return [(m["X-Pgaudit-Monitor-Kind"], m["X-Pgaudit-Monitor-Incident"]) for m in self.messages]
 
 
 class WatcherProcess:

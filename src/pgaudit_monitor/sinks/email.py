@@ -43,6 +43,7 @@ def build_message(n: Notification, config: EmailConfig) -> EmailMessage:
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain="pgaudit-monitor")
     message["X-Pgaudit-Monitor-Incident"] = n.incident
+    message["X-Pgaudit-Monitor-Kind"] = n.kind
     message.set_content(n.text())
     return message
 
