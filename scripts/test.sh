@@ -11,5 +11,7 @@ echo "== lint: ruff"
 echo "== lint: shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${shell_scripts[@]}"
+echo "== lint: parliament (IAM policies)"
+PARLIAMENT=.venv/bin/parliament bash iam/lint-policies.sh
 echo "== tests: pytest"
 .venv/bin/pytest "$@"

@@ -210,12 +210,17 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh emulator state and an environment that reaches only it; the endpoint."""
-    host, port = moto_endpoint.removeprefix("http://").split(":")
+    use_emulator(moto_endpoint, monkeypatch)
+    return moto_endpoint
+
+
+def use_emulator(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty the emulator; point this process's AWS environment at it, and at nothing else."""
+    host, port = endpoint.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     conn.request("POST", "/moto-api/reset")
     conn.getresponse().read()
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(key)
-    for key, value in aws_env(moto_endpoint).items():
+    for key, value in aws_env(endpoint).items():
         monkeypatch.setenv(key, value)
-    return moto_endpoint
