@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from pgaudit_monitor import __version__
-from pgaudit_monitor.entrypoints import database, scan, watch
+from pgaudit_monitor.entrypoints import database, scan, triage, watch
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.register(commands, add_policy_options)
     database.register(commands, add_policy_options)
     watch.register(commands, add_policy_options)
+    triage.register(commands, add_policy_options)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""`pgaudit-monitor triage --log-group G --at TIME`: the audit records around an alert, through the same policy.
+
+The responder's first step after the alarm: fetch +-N minutes of the cluster's log from CloudWatch Logs
+(FilterLogEvents, narrowed to pgAudit records server-side where the prefix names the user) and print who did what
+to which table, from where, exactly as `scan` would from the log files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pgaudit_monitor.aws.windows import parse_time
+from pgaudit_monitor.config import ConfigError, load_settings
+from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.entries.prefix import compile_prefix
+from pgaudit_monitor.pipeline import Pipeline
+from pgaudit_monitor.sinks.console import ExplainReport, write_json_line, write_table
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Fetch the pgAudit records logged around TIME (the alarm's time) from a CloudWatch Logs log group and print every
+statement in which a person ran DML on application tables, with the same policy as `scan`. AWS credentials and
+region come from the usual places (AWS_PROFILE, AWS_REGION, ...); AWS_ENDPOINT_URL is honoured."""
+
+
+def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    parser = commands.add_parser(
+        "triage",
+        help="print the detections around an alert, from CloudWatch Logs",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit codes: 0 nothing detected, 1 detections found, 2 bad usage or unreadable input.",
+    )
+    parser.add_argument("--log-group", required=True, metavar="G", help="e.g. /aws/rds/cluster/NAME/postgresql")
+    parser.add_argument("--at", required=True, metavar="TIME", help="ISO-8601 time (2026-11-25T10:05:00Z) or epoch")
+    parser.add_argument("--minutes", type=int, default=15, metavar="N", help="fetch TIME-N to TIME+N (default 15)")
+    parser.add_argument("--region", help="AWS region (default: the environment's)")
+    add_policy_options(parser)
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="as for scan")
+    parser.add_argument("--explain", action="store_true", help="also list what the policy excluded, as for scan")
+    parser.set_defaults(handler=run)
+
+
+def fetch_events(logs: Any, group: str, start_ms: int, end_ms: int, pattern: str | None) -> Iterator[tuple[str, str]]:
+    """(log stream, message) of every event in [start_ms, end_ms], oldest first, all pages."""
+    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "endTime": end_ms}
+    if pattern:
+        kwargs["filterPattern"] = pattern
+    events: list[tuple[int, int, str, str]] = []
+    for page in logs.get_paginator("filter_log_events").paginate(**kwargs):
+        for e in page.get("events", []):
+            events.append((e["timestamp"], len(events), e["logStreamName"], e["message"]))
+    events.sort()
+    return ((stream, message) for _, _, stream, message in events)
+
+
+def run(args: argparse.Namespace) -> int:
+    name = "pgaudit-monitor triage"
+    try:
+        settings = load_settings(
+            args.config, service_accounts=args.service_accounts, log_line_prefix=args.log_line_prefix
+        )
+        at = parse_time(args.at)
+    except (ConfigError, ValueError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.minutes < 1:
+        print(f"{name}: --minutes must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        print(f"{name}: needs boto3: pip install 'pgaudit-monitor[aws]'", file=sys.stderr)
+        return EXIT_USAGE
+    logs = boto3.client("logs", region_name=args.region) if args.region else boto3.client("logs")
+    # pgAudit records only, where each names its user; with a prefix without the user, connection entries too
+    pattern = '"AUDIT: "' if compile_prefix(settings.log_line_prefix).has_user else None
+    start, end = (at - 60 * args.minutes) * 1000, (at + 60 * args.minutes) * 1000
+    pipeline = Pipeline(settings, report_excluded=args.explain)
+    explain = ExplainReport() if args.explain else None
+    detections: list[Outcome] = []
+    malformed = 0
+    try:
+        for item in pipeline.scan_events(fetch_events(logs, args.log_group, start, end, pattern), args.log_group):
+            if isinstance(item, Malformed):
+                malformed += 1
+                print(f"{name}: skipped malformed entry: {item}", file=sys.stderr)
+            elif item.detected:
+                detections.append(item)
+                if args.format == "json":
+                    write_json_line(item, sys.stdout)
+            elif explain is not None:
+                explain.add(item)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"{name}: {args.log_group}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "text":
+        write_table(sorted(detections, key=lambda o: o.line), sys.stdout)
+    if explain is not None:
+        explain.write(sys.stderr if args.format == "json" else sys.stdout)
+    if malformed:
+        print(f"{name}: {malformed} malformed entries skipped", file=sys.stderr)
+    return EXIT_FOUND if detections else EXIT_OK
