@@ -54,62 +54,66 @@ def test_every_fault_of_a_followed_file_counts_each_statement_once(workload_logs
         tmp_path / "state",
     )  # fmt: skip
 
-    # A first piece ending in the middle of an audit entry: that entry waits for its end.
-    log.write_bytes(data[:cut1])
-    watcher.start()
-    read_to(watcher, log, cut1)
+    try:
+        # A first piece ending in the middle of an audit entry: that entry waits for its end.
+        log.write_bytes(data[:cut1])
+        watcher.start()
+        read_to(watcher, log, cut1)
 
-    # Rotation in the middle of that entry: the writer still holds the renamed file and ends the entry (and a few
-    # more) there, then writes to a new file at the old name.
-    boundary = next_entry(data, cut1 + 2000)
-    with open(log, "ab") as old:
-        os.rename(log, log_dir / "postgresql.log.1")
-        old.write(data[cut1:boundary])
-        old.flush()
-        log.write_bytes(data[boundary:cut2])
-    # SIGKILL at once, whatever the watcher was doing, and a restart: it finds the renamed file beside its path.
-    watcher.kill()
-    watcher.start()
-    read_to(watcher, log, cut2 - boundary)
+        # Rotation in the middle of that entry: the writer still holds the renamed file and ends the entry (and a few
+        # more) there, then writes to a new file at the old name.
+        boundary = next_entry(data, cut1 + 2000)
+        with open(log, "ab") as old:
+            os.rename(log, log_dir / "postgresql.log.1")
+            old.write(data[cut1:boundary])
+            old.flush()
+            log.write_bytes(data[boundary:cut2])
+        # SIGKILL at once, whatever the watcher was doing, and a restart: it finds the renamed file beside its path.
+        watcher.kill()
+        watcher.start()
+        read_to(watcher, log, cut2 - boundary)
 
-    # A malformed line between two entries, and another kill while the next piece is being read.
-    middle = next_entry(data, cut2)
-    with open(log, "ab") as current:
-        current.write(data[cut2:middle] + MALFORMED + data[middle:cut3])
-    watcher.kill()
-    watcher.start()
-    written = (cut3 - boundary) + len(MALFORMED)
-    read_to(watcher, log, written)
+        # A malformed line between two entries, and another kill while the next piece is being read.
+        middle = next_entry(data, cut2)
+        with open(log, "ab") as current:
+            current.write(data[cut2:middle] + MALFORMED + data[middle:cut3])
+        watcher.kill()
+        watcher.start()
+        written = (cut3 - boundary) + len(MALFORMED)
+        read_to(watcher, log, written)
 
-    # The file deleted (once read: what nobody read is gone) and recreated at the same path.
-    start = next_entry(data, cut3)
-    with open(log, "ab") as current:
-        current.write(data[cut3:start])
-    read_to(watcher, log, written + start - cut3)
-    log.unlink()
-    log.write_bytes(data[start:cut4])
-    read_to(watcher, log, cut4 - start)
+        # The file deleted (once read: what nobody read is gone) and recreated at the same path.
+        start = next_entry(data, cut3)
+        with open(log, "ab") as current:
+            current.write(data[cut3:start])
+        read_to(watcher, log, written + start - cut3)
+        log.unlink()
+        log.write_bytes(data[start:cut4])
+        read_to(watcher, log, cut4 - start)
 
-    # Truncated in place (copytruncate), then written again at once.
-    end = next_entry(data, cut4)
-    with open(log, "ab") as current:
-        current.write(data[cut4:end])
-    read_to(watcher, log, end - start)
-    with open(log, "r+b") as current:
-        current.truncate(0)
-    with open(log, "ab") as current:
-        current.write(data[end:])
+        # Truncated in place (copytruncate), then written again at once.
+        end = next_entry(data, cut4)
+        with open(log, "ab") as current:
+            current.write(data[cut4:end])
+        read_to(watcher, log, end - start)
+        with open(log, "r+b") as current:
+            current.truncate(0)
+        with open(log, "ab") as current:
+            current.write(data[end:])
 
-    expected = sorted(expected_detections())
-    wait_for(lambda: len(watcher.journal()) >= len(expected), "every detection")
-    read_to(watcher, log, len(data) - end)
-    wait_for(lambda: watcher.meta("detections_total") == len(watcher.journal()), "the last commit")
-    assert watcher.terminate() == 0
+        expected = sorted(expected_detections())
+        wait_for(lambda: len(watcher.journal()) >= len(expected), "every detection")
+        read_to(watcher, log, len(data) - end)
+        wait_for(lambda: watcher.meta("detections_total") == len(watcher.journal()), "the last commit")
+        assert watcher.terminate() == 0
 
-    # A clean restart reads nothing again.
-    watcher.start()
-    wait_for(lambda: (watcher.meta("heartbeat") or 0) > 0 and watcher.meta("pid") == watcher.proc.pid, "restart")
-    assert watcher.terminate() == 0
+        # A clean restart reads nothing again.
+        watcher.start()
+        wait_for(lambda: (watcher.meta("heartbeat") or 0) > 0 and watcher.meta("pid") == watcher.proc.pid, "restart")
+        assert watcher.terminate() == 0
+
+    finally:
+        watcher.ensure_stopped()
 
     journal = watcher.journal()
     assert sorted(normalize(d) for d in journal) == expected

@@ -102,6 +102,8 @@ def test_live_log_alerts_through_webhook_and_email_despite_faults(tmp_path: Path
             code, status = watcher.status()
             assert watcher.terminate() == 0
     finally:
+        if "watcher" in locals():
+            watcher.ensure_stopped()
         hook.stop()
         smtp.stop()
 

@@ -192,6 +192,11 @@ class WatcherProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
+    def ensure_stopped(self) -> None:
+        """For a test's `finally`: a watcher left running would outlive the test."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
     def terminate(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
