@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: a throwaway PostgreSQL with pgAudit, a human and a service account at work, the detections printed.
+# The demo: a throwaway PostgreSQL with pgAudit followed by the watcher; a human's UPDATE alerts a webhook in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
