@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.config import ConfigError, load_settings
+from pgaudit_monitor.sinks.alert import describe
 from pgaudit_monitor.sinks.console import ConsoleNotifier
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
-from pgaudit_monitor.sinks.alert import describe
 from pgaudit_monitor.sinks.webhook import SHAPES, WebhookConfig, WebhookConfigError, WebhookSink
 from pgaudit_monitor.watch.alarm import AlarmRule
 from pgaudit_monitor.watch.follower import FollowOptions
