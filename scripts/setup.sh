@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 python3 python3-venv shellcheck)
+PACKAGES=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 python3 python3-venv shellcheck openssl)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
