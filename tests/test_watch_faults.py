@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import only
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.pipeline import Pipeline
 from watchkit import WatcherProcess, wait_for
 from workload import SERVICE_ACCOUNTS, expected_detections, normalize
 
@@ -123,3 +125,30 @@ def test_every_fault_of_a_followed_file_counts_each_statement_once(workload_logs
     assert alarm["episode_count"] == len(expected)
     assert watcher.meta("malformed_total") >= 1
     assert "pgAudit record with 2 fields" in watcher.output()
+
+
+@pytest.mark.postgres
+def test_start_at_end_skips_what_the_file_held_on_the_first_run(workload_logs: Path, tmp_path: Path) -> None:
+    data = only(workload_logs, ".log").read_bytes()
+    boundary = next(s for s in entry_starts(data) if s > len(data) // 2 and b"connection received" in data[s : s + 200])
+    first_new_line = data[:boundary].count(b"\n") + 1
+    settings = load_settings(env={}, service_accounts=SERVICE_ACCOUNTS)
+    pipeline = Pipeline(settings, report_excluded=False)
+    whole = [o for o in [*pipeline.scan_file(str(only(workload_logs, ".log"))), *pipeline.finish()]]
+    expected = sorted(normalize(o.to_dict()) for o in whole if getattr(o, "line", 0) >= first_new_line)
+    assert expected
+    log = tmp_path / "postgresql.log"
+    log.write_bytes(data[:boundary])
+    watcher = WatcherProcess([str(log), "--service-accounts", SERVICE_ACCOUNTS, "--no-console", "--start-at-end"],
+                             tmp_path / "state")  # fmt: skip
+    try:
+        watcher.start()
+        read_to(watcher, log, boundary)
+        with open(log, "ab") as handle:
+            handle.write(data[boundary:])
+        wait_for(lambda: len(watcher.journal()) >= len(expected), "the new detections")
+        read_to(watcher, log, len(data))
+        assert watcher.terminate() == 0
+    finally:
+        watcher.ensure_stopped()
+    assert sorted(normalize(d) for d in watcher.journal()) == expected

@@ -352,7 +352,10 @@ class Follower:
         for entry in entries:
             for suffix in SUFFIXES:
                 if entry.name.endswith(suffix):
-                    newest[suffix] = max(newest.get(suffix, 0.0), entry.stat().st_mtime)
+                    try:
+                        newest[suffix] = max(newest.get(suffix, 0.0), entry.stat().st_mtime)
+                    except OSError:  # gone since the listing
+                        continue
         if not newest:
             return None
         latest = max(newest.values())
