@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,9 @@ def test_skipped_runs_are_caught_up_and_the_alarm_still_fires(
     assert checkpoint() == iso(BASE)
     put_events(boto3.client("logs"), GROUP, STREAM, workload_events)
     # no run for 8 windows (the function was throttled, EventBridge skipped it...), then one run catches up
+    ran_from = datetime.now(UTC)
     summary, _ = invoke(BASE + 9 * W + DUE)
+    ran_until = datetime.now(UTC)
     assert len(summary["windows"]) == 1  # one query over the 9 missed windows
     assert summary["windows"][0] == f"{iso(BASE)}/{iso(BASE + 9 * W)}"
     assert summary["detections"] == len(expected_detections())
@@ -173,13 +175,16 @@ def test_skipped_runs_are_caught_up_and_the_alarm_still_fires(
     deploy_alarm(tmp_path)
     alarm = detection_alarm()
     cloudwatch = boto3.client("cloudwatch")
-    now = datetime.now(UTC)
-    since = datetime.fromtimestamp(NOW - 3600, UTC)
-    points = metric_datapoints(cloudwatch, NAMESPACE, "UserDMLOperationCount", GROUP, since, now)
-    assert alarm_fires(alarm, points, evaluated_at=now)
+    since, until = datetime.fromtimestamp(NOW - 3600, UTC), datetime.fromtimestamp(NOW + 7200, UTC)
+    points = metric_datapoints(cloudwatch, NAMESPACE, "UserDMLOperationCount", GROUP, since, until)
+    # CloudWatch evaluates the alarm every minute: the evaluations from the run's start to a minute after its end
+    evaluations = [
+        ran_from + timedelta(seconds=s) for s in range(0, int((ran_until - ran_from).total_seconds()) + 61, 60)
+    ]
+    assert any(alarm_fires(alarm, points, evaluated_at=t) for t in evaluations)
     # the trap avoided: the same count dated in the window it was found in would never be evaluated
     dated_in_window = [(datetime.fromtimestamp(BASE, UTC), float(len(expected_detections())))]
-    assert not alarm_fires(alarm, dated_in_window, evaluated_at=now)
+    assert not any(alarm_fires(alarm, dated_in_window, evaluated_at=t) for t in evaluations)
 
 
 def deploy_alarm(tmp_path: Path) -> None:
@@ -342,3 +347,40 @@ def test_the_detail_notification_says_who_did_what_and_links_to_the_logs(
     assert "alice DELETE x1" in body["Subject"]
     assert "DELETE FROM accounts WHERE id = 5" in body["Message"]
     assert "logs-insights" in body["Message"]
+
+
+def test_moto_ignores_the_query_filter_so_the_python_policy_decides_alone(monitor_env: dict) -> None:
+    # the service-account record should have been dropped by the query; moto returns it, and the policy drops it
+    events = [
+        audit_line(BASE + 10, 1, "app_svc", 1, 1, "WRITE", "UPDATE", "UPDATE accounts SET x = 1"),
+        audit_line(BASE + 11, 2, "alice", 1, 1, "WRITE", "UPDATE", "UPDATE accounts SET x = 2"),
+    ]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    summary, _ = invoke(BASE + W + DUE)
+    assert summary["records"] == 2
+    assert summary["detections"] == 1
+
+
+def test_a_catch_up_near_the_timeout_leaves_the_rest_to_the_next_run(monitor_env: dict) -> None:
+    invoke(BASE - 20 * W + DUE)  # checkpoint 20 windows back: two chunks of 12 and 8 to catch up
+    put_events(
+        boto3.client("logs"),
+        GROUP,
+        STREAM,
+        [audit_line(BASE - 2 * W, 3, "bob", 1, 1, "READ", "SELECT", "SELECT * FROM t")],
+    )
+    event = {"time": iso(BASE + DUE)}
+    short = lambda_handler.lambda_handler(event, Context(remaining_ms=40_000))  # 10 s left after the margin
+    assert len(short["windows"]) == 1
+    assert len(short["deferred_windows"]) == 1
+    assert checkpoint() == iso(BASE - 8 * W)
+    rest, _ = invoke(BASE + DUE)
+    assert rest["windows"] == [f"{iso(BASE - 8 * W)}/{iso(BASE)}"]
+    assert published("UserDMLOperationCount") == 1
+
+
+def test_a_checkpoint_that_is_not_a_time_stops_the_run_and_says_so(monitor_env: dict) -> None:
+    boto3.client("ssm").put_parameter(Name=PARAMETER, Value="yesterday", Type="String")
+    with pytest.raises(Exception, match="is not a time"):
+        invoke(BASE + W + DUE)
+    assert published("MonitorExecutionErrors") == 1

@@ -190,7 +190,7 @@ class Monitor:
         results: list[ChunkResult] = []
         deferred: list[Span] = []
         for index, chunk in enumerate(chunks):
-            if results and seconds_left() < 10 * cfg.poll_seconds:
+            if results and seconds_left() < max(15.0, 10 * cfg.poll_seconds):
                 deferred = chunks[index:]  # the next run continues from the checkpoint
                 break
             results.append(self._process(chunk, seconds_left))
