@@ -6,6 +6,7 @@ Exit codes: 0 healthy / nothing to fix, 1 problems found, 2 bad usage, 3 cannot 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 from pgaudit_monitor.config import ConfigError, Settings, load_settings
 from pgaudit_monitor.database.checks import Finding, Status, check_all, check_roles, healthy, quote_ident
-from pgaudit_monitor.database.connection import DatabaseError, connect
+from pgaudit_monitor.database.connection import EXIT_CONNECT, EXIT_PERMISSION, DatabaseError, connect
 from pgaudit_monitor.database.probe import (
     CloudWatchLogSource,
     FileLogSource,
@@ -139,7 +140,7 @@ def _probe_finding(args: argparse.Namespace, conn: Any, snapshot: ServerSnapshot
     if source is None:
         return Finding("probe", Status.WARN, "live probe sent but not verified: give --log-file, --log-directory or "
                        "--log-group to prove that audit records reach the log")  # fmt: skip
-    timeout = args.probe_timeout if args.probe_timeout is not None else (180.0 if args.log_group else 15.0)
+    timeout = _probe_timeout(args)
     outcome = wait_for(source, marker, timeout)
     if outcome.found:
         return Finding("probe", Status.OK, f"the probe's audit record reached {source.describe()} "
@@ -172,33 +173,49 @@ def _print_findings(findings: list[Finding], as_json: bool, extra: dict[str, Any
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
+def _reports_errors(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn configuration and database errors into one line on stderr and their exit code, never a traceback."""
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        import psycopg
+
+        try:
+            return run(args)
+        except ConfigError as exc:
+            return _fail(args.command, str(exc), EXIT_USAGE)
+        except DatabaseError as exc:
+            return _fail(args.command, str(exc), exc.exit_code)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            return _fail(args.command, f"permission denied: {str(exc).splitlines()[0]}", EXIT_PERMISSION)
+        except psycopg.Error as exc:  # the server went away mid-way, a statement failed: one line, not a traceback
+            return _fail(args.command, (str(exc).strip() or type(exc).__name__).splitlines()[0], EXIT_CONNECT)
+
+    return wrapped
+
+
+def _probe_timeout(args: argparse.Namespace) -> float:
+    if args.probe_timeout is not None:
+        return float(args.probe_timeout)
+    return 180.0 if args.log_group else 15.0  # RDS exports to CloudWatch with a delay
+
+
+@_reports_errors
 def run_doctor(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args)
-        conn = connect(args.dsn)
-    except ConfigError as exc:
-        return _fail("doctor", str(exc), EXIT_USAGE)
-    except DatabaseError as exc:
-        return _fail("doctor", str(exc), exc.exit_code)
-    try:
-        with conn:
-            snapshot = _snapshot(args, conn)
-            findings = check_all(snapshot, settings.policy().service_accounts)
-            findings.append(_probe_finding(args, conn, snapshot))
-    except DatabaseError as exc:
-        return _fail("doctor", str(exc), exc.exit_code)
+    settings = _settings(args)
+    with connect(args.dsn) as conn:
+        snapshot = _snapshot(args, conn)
+        findings = check_all(snapshot, settings.policy().service_accounts)
+        findings.append(_probe_finding(args, conn, snapshot))
     _print_findings(findings, args.format == "json", {"server_version_num": snapshot.version_num})
     return EXIT_OK if healthy(findings) else EXIT_FOUND
 
 
+@_reports_errors
 def run_probe(args: argparse.Namespace) -> int:
-    try:
-        conn = connect(args.dsn)
-    except DatabaseError as exc:
-        return _fail("probe", str(exc), exc.exit_code)
-    with conn:
-        prefix = conn.execute("SHOW log_line_prefix").fetchone()[0] if args.log_line_prefix is None else None
-        source = _log_source(args, args.log_line_prefix or prefix or AURORA_PREFIX)
+    with connect(args.dsn) as conn:
+        prefix = args.log_line_prefix or conn.execute("SHOW log_line_prefix").fetchone()[0]
+        source = _log_source(args, prefix or AURORA_PREFIX)
         marker = new_marker()
         if source is not None:
             source.mark()
@@ -206,7 +223,7 @@ def run_probe(args: argparse.Namespace) -> int:
     print(f"sent: {marker}")
     if source is None:
         return EXIT_OK
-    timeout = args.probe_timeout if args.probe_timeout is not None else (180.0 if args.log_group else 15.0)
+    timeout = _probe_timeout(args)
     outcome = wait_for(source, marker, timeout)
     if outcome.found:
         print(f"found in {source.describe()} after {outcome.waited:.1f}s")
@@ -214,19 +231,11 @@ def run_probe(args: argparse.Namespace) -> int:
     return _fail("probe", f"not found in {source.describe()} within {timeout:g}s: pgAudit logs nothing", EXIT_FOUND)
 
 
+@_reports_errors
 def run_coverage(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args)
-        conn = connect(args.dsn)
-    except ConfigError as exc:
-        return _fail("coverage", str(exc), EXIT_USAGE)
-    except DatabaseError as exc:
-        return _fail("coverage", str(exc), exc.exit_code)
-    try:
-        with conn:
-            snapshot = take_snapshot(conn, lambda name: connect(args.dsn, dbname=name), databases=[])
-    except DatabaseError as exc:
-        return _fail("coverage", str(exc), exc.exit_code)
+    settings = _settings(args)
+    with connect(args.dsn) as conn:
+        snapshot = take_snapshot(conn, lambda name: connect(args.dsn, dbname=name), databases=[])
     gaps = [f for f in check_roles(snapshot, settings.policy().service_accounts) if f.status is not Status.OK]
     if args.format == "json":
         print(json.dumps([f.to_dict() for f in gaps], indent=2))
@@ -238,6 +247,7 @@ def run_coverage(args: argparse.Namespace) -> int:
     return EXIT_FOUND if gaps else EXIT_OK
 
 
+@_reports_errors
 def run_set_role(args: argparse.Namespace) -> int:
     statement = f"ALTER ROLE {quote_ident(args.role)} SET pgaudit.log TO '{args.pgaudit_log}';"
     if args.dry_run:
@@ -245,15 +255,9 @@ def run_set_role(args: argparse.Namespace) -> int:
         return EXIT_OK
     import psycopg
 
-    try:
-        conn = connect(args.dsn)
-    except DatabaseError as exc:
-        return _fail(args.command, str(exc), exc.exit_code)
-    with conn:
+    with connect(args.dsn) as conn:
         try:
             conn.execute(statement)
-        except psycopg.errors.InsufficientPrivilege as exc:
-            return _fail(args.command, f"permission denied: {str(exc).splitlines()[0]}", 4)
         except psycopg.errors.UndefinedObject as exc:
             return _fail(args.command, str(exc).splitlines()[0], EXIT_USAGE)
     print(statement)
