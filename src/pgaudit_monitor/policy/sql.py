@@ -176,7 +176,7 @@ def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
 
 
 class SqlAnalyzer:
-    """Parse query strings into ParsedStatements, with bounded caches by text and by fingerprint."""
+    """Parse query strings into ParsedStatements, with bounded caches by text and by normalized text."""
 
     def __init__(self, cache_size: int = 8192) -> None:
         self._cache_size = cache_size
