@@ -159,10 +159,12 @@ def test_unmatched_part_fails_closed() -> None:
         ("SELECT * FROM pg_class WHERE oid = 1", "SELECT * FROM accounts WHERE oid = 1"),
         ("WITH x AS (SELECT 1) SELECT * FROM x", "WITH y AS (SELECT 1) SELECT * FROM x"),
         ("SELECT 'accounts'", "SELECT * FROM accounts"),
+        # libpg_query's fingerprint ignores schema names: a cache keyed on it let pg_temp.t answer for public.t.
+        ("DELETE FROM pg_temp.accounts WHERE id = 1", "DELETE FROM public.accounts WHERE id = 2"),
     ],
 )
-def test_fingerprint_cache_cannot_be_poisoned(first: str, second: str) -> None:
-    # The cache by fingerprint ignores literals only: a harmless statement never makes a harmful one look harmless.
+def test_shape_cache_cannot_be_poisoned(first: str, second: str) -> None:
+    # The cache by statement shape ignores constants only: a harmless statement never makes a harmful one look so.
     analyzer = SqlAnalyzer()
     harmless, harmful = analyzer.analyze(first)[0], analyzer.analyze(second)[0]
     assert harmful.access is not None
@@ -170,7 +172,7 @@ def test_fingerprint_cache_cannot_be_poisoned(first: str, second: str) -> None:
     assert harmful == SqlAnalyzer().analyze(second)[0]  # the same as without the cache
 
 
-def test_fingerprint_cache_shares_shape_across_literals() -> None:
+def test_shape_cache_shares_analysis_across_constants() -> None:
     analyzer = SqlAnalyzer()
     a = analyzer.analyze("UPDATE accounts SET balance = 1 WHERE id = 7")
     b = analyzer.analyze("UPDATE accounts SET balance = 2 WHERE id = 8;")
