@@ -30,3 +30,12 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+
+# checkov, the Terraform module's security scan (tests/test_terraform.py), in a virtualenv of its own: its
+# dependencies would move the boto3/botocore pins that the AWS emulator needs in .venv.
+CHECKOV_VERSION=3.3.30
+if [[ "$(.venv-checkov/bin/checkov --version 2>/dev/null || true)" != "$CHECKOV_VERSION" ]]; then
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q --upgrade pip
+  .venv-checkov/bin/python -m pip install -q "checkov==$CHECKOV_VERSION"
+fi
