@@ -8,11 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.config import ConfigError, load_settings
-from pgaudit_monitor.detections.model import Outcome
-from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.reader import STDIN, InputError
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.sinks.console import ExplainReport, write_json_line, write_table
+from pgaudit_monitor.sinks.console import ScanReport
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -57,41 +55,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
         return EXIT_USAGE
     pipeline = Pipeline(settings, report_excluded=args.explain)
-    files = args.files or [STDIN]
-    detections: list[Outcome] = []
-    explain = ExplainReport() if args.explain else None
-    malformed = unreadable = found = 0
-    as_json = args.format == "json"
-
-    def take(item: Outcome | Malformed) -> None:
-        nonlocal malformed, found
-        if isinstance(item, Malformed):
-            malformed += 1
-            print(f"pgaudit-monitor scan: skipped malformed entry: {item}", file=sys.stderr)
-        elif item.detected:
-            found += 1
-            if as_json:
-                write_json_line(item, sys.stdout)  # block-buffered into a pipe: a scan is a batch job
-            else:
-                detections.append(item)
-        elif explain is not None:
-            explain.add(item)
-
-    for path in files:
+    report = ScanReport("scan", as_json=args.format == "json", explain=args.explain, out=sys.stdout, err=sys.stderr)
+    unreadable = 0
+    for path in args.files or [STDIN]:
         try:
             for item in pipeline.scan_file(path):
-                take(item)
+                report.take(item)
         except InputError as exc:
             unreadable += 1
             print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
     for item in pipeline.finish():
-        take(item)
-    if not as_json:
-        write_table(sorted(detections, key=lambda o: (o.source, o.line)), sys.stdout)
-    if explain is not None:
-        explain.write(sys.stderr if as_json else sys.stdout)
-    if malformed:
-        print(f"pgaudit-monitor scan: {malformed} malformed entries skipped", file=sys.stderr)
+        report.take(item)
+    report.finish()
     if unreadable:
         return EXIT_USAGE
-    return EXIT_FOUND if found else EXIT_OK
+    return EXIT_FOUND if report.found else EXIT_OK

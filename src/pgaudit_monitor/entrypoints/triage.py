@@ -14,11 +14,9 @@ from typing import Any
 
 from pgaudit_monitor.aws.windows import parse_time
 from pgaudit_monitor.config import ConfigError, load_settings
-from pgaudit_monitor.detections.model import Outcome
-from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.sinks.console import ExplainReport, write_json_line, write_table
+from pgaudit_monitor.sinks.console import ScanReport
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
@@ -83,27 +81,12 @@ def run(args: argparse.Namespace) -> int:
     pattern = '"AUDIT: "' if compile_prefix(settings.log_line_prefix).has_user else None
     start, end = (at - 60 * args.minutes) * 1000, (at + 60 * args.minutes) * 1000
     pipeline = Pipeline(settings, report_excluded=args.explain)
-    explain = ExplainReport() if args.explain else None
-    detections: list[Outcome] = []
-    malformed = 0
+    report = ScanReport("triage", as_json=args.format == "json", explain=args.explain, out=sys.stdout, err=sys.stderr)
     try:
         for item in pipeline.scan_events(fetch_events(logs, args.log_group, start, end, pattern), args.log_group):
-            if isinstance(item, Malformed):
-                malformed += 1
-                print(f"{name}: skipped malformed entry: {item}", file=sys.stderr)
-            elif item.detected:
-                detections.append(item)
-                if args.format == "json":
-                    write_json_line(item, sys.stdout)
-            elif explain is not None:
-                explain.add(item)
+            report.take(item)
     except (BotoCoreError, ClientError) as exc:
         print(f"{name}: {args.log_group}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.format == "text":
-        write_table(sorted(detections, key=lambda o: o.line), sys.stdout)
-    if explain is not None:
-        explain.write(sys.stderr if args.format == "json" else sys.stdout)
-    if malformed:
-        print(f"{name}: {malformed} malformed entries skipped", file=sys.stderr)
-    return EXIT_FOUND if detections else EXIT_OK
+    report.finish()
+    return EXIT_FOUND if report.found else EXIT_OK

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.sinks.alert import Notification
 
 _COLUMNS = ("time", "user", "database", "client", "command", "relations", "statement")
@@ -111,3 +112,38 @@ class ConsoleNotifier:
     def send(self, notification: Notification) -> None:
         self.out.write(notification.text() + "\n")
         self.out.flush()
+
+
+class ScanReport:
+    """What `scan` and `triage` print, from the same stream of outcomes.
+
+    Detections go to stdout (JSON lines as they come, or a table sorted by place in the log at the end), excluded
+    statements to the --explain report, malformed entries to stderr with their place and reason.
+    """
+
+    def __init__(self, command: str, *, as_json: bool, explain: bool, out: TextIO, err: TextIO) -> None:
+        self.command, self.as_json, self.out, self.err = command, as_json, out, err
+        self.explain = ExplainReport() if explain else None
+        self.detections: list[Outcome] = []
+        self.found = self.malformed = 0
+
+    def take(self, item: Outcome | Malformed) -> None:
+        if isinstance(item, Malformed):
+            self.malformed += 1
+            self.err.write(f"pgaudit-monitor {self.command}: skipped malformed entry: {item}\n")
+        elif item.detected:
+            self.found += 1
+            if self.as_json:
+                write_json_line(item, self.out)  # block-buffered into a pipe: a scan is a batch job
+            else:
+                self.detections.append(item)
+        elif self.explain is not None:
+            self.explain.add(item)
+
+    def finish(self) -> None:
+        if not self.as_json:
+            write_table(sorted(self.detections, key=lambda o: (o.source, o.line)), self.out)
+        if self.explain is not None:
+            self.explain.write(self.err if self.as_json else self.out)
+        if self.malformed:
+            self.err.write(f"pgaudit-monitor {self.command}: {self.malformed} malformed entries skipped\n")
