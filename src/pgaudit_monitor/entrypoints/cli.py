@@ -1,6 +1,7 @@
 """The `pgaudit-monitor` command. Each subcommand lives in its own module; this file only wires them up.
 
-Exit codes, for every subcommand: 0 nothing to report, 1 something reported, 2 bad usage or unreadable input.
+Exit codes, for every subcommand: 0 nothing to report, 1 something reported, 2 bad usage or unreadable input;
+the database commands add 3 (cannot connect) and 4 (permission denied).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgaudit-monitor",
         description="Detect a human's DML on application tables in pgAudit logs.",
-        epilog="Exit codes: 0 nothing detected, 1 detections found, 2 bad usage or unreadable input.",
+        epilog="Exit codes: 0 nothing to report, 1 something found (detections, problems, an alarm), 2 bad usage or "
+        "unreadable input; the database commands also use 3 (cannot connect) and 4 (permission denied).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     pipeline = Pipeline(settings, report_excluded=args.explain)
     report = ScanReport("scan", as_json=args.format == "json", explain=args.explain, out=sys.stdout, err=sys.stderr)
+    files = args.files or [STDIN]
     unreadable = 0
-    for path in args.files or [STDIN]:
+    for path in files:
         try:
             for item in pipeline.scan_file(path):
                 report.take(item)
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
     for item in pipeline.finish():
         report.take(item)
-    report.finish()
+    if unreadable < len(files):  # an empty table would say "nothing found" about logs nobody read
+        report.finish()
     if unreadable:
         return EXIT_USAGE
     return EXIT_FOUND if report.found else EXIT_OK
