@@ -34,6 +34,18 @@ INPUTS = {
 GROUP = "/aws/rds/cluster/prod-aurora/postgresql"
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:rds-user-audit-alerts"
 FUNCTION = "rds-user-audit-monitor"
+LAMBDA_ENVIRONMENT = {
+    "LOG_GROUP_NAME": GROUP,
+    "METRIC_NAMESPACE": "RDSAudit/UserActivity",
+    "QUERY_WINDOW_MINUTES": "5",
+    "SERVICE_ACCOUNTS": "app_*,etl",
+    "INGESTION_DELAY_SECONDS": "120",
+    "STATEMENT_GRACE_SECONDS": "60",
+    "CHECKPOINT_PARAMETER": "/rds-user-audit-monitor/prod-aurora/checkpoint",
+    "CANARY_USER": "",
+    "DETAIL_TOPIC_ARN": TOPIC,
+}
+"""The deployed function's environment for INPUTS; the Terraform module must give the same."""
 
 
 def run(script: str, endpoint: str, tmp_path: Path, **overrides: str | None) -> subprocess.CompletedProcess[str]:
@@ -111,17 +123,7 @@ def test_the_function_runs_the_package_with_its_settings(deployed) -> None:
     assert config["MemorySize"] == 256
     assert config["Architectures"] == ["arm64"]
     assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/rds-user-audit-monitor-role"
-    assert config["Environment"]["Variables"] == {
-        "LOG_GROUP_NAME": GROUP,
-        "METRIC_NAMESPACE": "RDSAudit/UserActivity",
-        "QUERY_WINDOW_MINUTES": "5",
-        "SERVICE_ACCOUNTS": "app_*,etl",
-        "INGESTION_DELAY_SECONDS": "120",
-        "STATEMENT_GRACE_SECONDS": "60",
-        "CHECKPOINT_PARAMETER": "/rds-user-audit-monitor/prod-aurora/checkpoint",
-        "CANARY_USER": "",
-        "DETAIL_TOPIC_ARN": TOPIC,
-    }
+    assert config["Environment"]["Variables"] == LAMBDA_ENVIRONMENT
     concurrency = boto3.client("lambda").get_function_concurrency(FunctionName=FUNCTION)
     assert concurrency["ReservedConcurrentExecutions"] == 1
 

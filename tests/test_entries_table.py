@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from captures import CAPTURES, DATA, RICH_PREFIX
 from pgaudit_monitor.entries import (
     AURORA_PREFIX,
     DEBIAN_PREFIX,
@@ -28,9 +29,6 @@ from pgaudit_monitor.entries import (
 )
 from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
 
-DATA = Path(__file__).parent / "data" / "prefixes"
-RICH_PREFIX = "%m|%n|%r|%h|%-10u|%d|%6p|%a|%c|%l|%s|%v|%x|%e|%i|%b|%Q|%% "
-CAPTURES = {"aurora": AURORA_PREFIX, "default": POSTGRES_DEFAULT_PREFIX, "debian": DEBIAN_PREFIX, "rich": RICH_PREFIX}
 FIELDS = ("level", "user", "database", "pid", "remote", "application_name", "session_id", "session_line")
 
 

@@ -20,17 +20,15 @@ import itertools
 import json
 import re
 import string
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from captures import CAPTURES, DATA, RICH_PREFIX
 from pgaudit_monitor.entries import (
     AURORA_PREFIX,
-    DEBIAN_PREFIX,
-    POSTGRES_DEFAULT_PREFIX,
     LogEntry,
     LogFormat,
     Malformed,
@@ -43,9 +41,6 @@ from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, CONNECTION_NEEDLE, C
 from pgaudit_monitor.policy import ParsedStatement, SqlAnalyzer
 from pgaudit_monitor.records import AuditRecord, RecordError, parse_record
 
-DATA = Path(__file__).parent / "data" / "prefixes"
-RICH_PREFIX = "%m|%n|%r|%h|%-10u|%d|%6p|%a|%c|%l|%s|%v|%x|%e|%i|%b|%Q|%% "
-PREFIXES = {"aurora": AURORA_PREFIX, "default": POSTGRES_DEFAULT_PREFIX, "debian": DEBIAN_PREFIX, "rich": RICH_PREFIX}
 LOG_FIELDS = frozenset(
     {"time", "user", "database", "pid", "remote", "remote_host", "application_name", "session_id", "session_line",
      "backend_type", "epoch", "command_tag", "sqlstate", "session_start", "vxid", "xid", "query_id"}
@@ -71,10 +66,10 @@ def _csv_rows(data: bytes) -> list[bytes]:
     return rows
 
 
-STDERR_SAMPLES = {name: _stderr_entries((DATA / f"{name}.log").read_bytes()) for name in PREFIXES}
+STDERR_SAMPLES = {name: _stderr_entries((DATA / f"{name}.log").read_bytes()) for name in CAPTURES}
 CSV_SAMPLES = _csv_rows((DATA / "aurora.csv").read_bytes())
 JSON_SAMPLES = (DATA / "aurora.json").read_bytes().splitlines(keepends=True)
-FILES = [(DATA / f"{name}.{ext}").read_bytes() for name in PREFIXES for ext in ("log", "csv", "json")]
+FILES = [(DATA / f"{name}.{ext}").read_bytes() for name in CAPTURES for ext in ("log", "csv", "json")]
 AUDIT_MESSAGES = [json.loads(line)["message"] for line in JSON_SAMPLES if b'"message":"AUDIT: ' in line]
 ALL_STDERR = [entry for entries in STDERR_SAMPLES.values() for entry in entries]
 
@@ -97,10 +92,10 @@ def mutated(draw: st.DrawFn, samples: list[bytes]) -> bytes:
 # 1. Nothing makes a parser raise
 # =====================================================================================================================
 @FAST
-@given(data=st.one_of(arbitrary_bytes, mutated(ALL_STDERR)), name=st.sampled_from(list(PREFIXES)))
+@given(data=st.one_of(arbitrary_bytes, mutated(ALL_STDERR)), name=st.sampled_from(list(CAPTURES)))
 def test_parse_stderr_returns_an_entry_or_malformed(data: bytes, name: str) -> None:
     # parse_stderr never raises; an entry's message is a part of the input and its level one word.
-    result = parse_stderr(data, compile_prefix(PREFIXES[name]), source="p", line=1)
+    result = parse_stderr(data, compile_prefix(CAPTURES[name]), source="p", line=1)
     assert isinstance(result, LogEntry | Malformed)
     if isinstance(result, LogEntry):
         text = data.decode("utf-8", errors="replace").replace("\n\t", "\n")

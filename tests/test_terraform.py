@@ -24,7 +24,7 @@ import pytest
 
 from awskit import ACCOUNT, REGION, VENV_BIN
 from hcl_eval import HclError, Module, load, parse, unquote
-from test_aws_deploy import FUNCTION, GROUP, INPUTS, SECRET, TOPIC
+from test_aws_deploy import FUNCTION, GROUP, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "terraform"
@@ -307,19 +307,8 @@ def test_the_function_has_the_cli_paths_settings_and_environment(zip_path: Path)
     description = re.search(r'--description "([^"]*)"', deploy_lambda)
     assert description
     assert function["description"] == expand(description.group(1), cli())
-    # the dict tests/test_aws_deploy.py asserts on the deployed function
     [environment] = function["environment"]
-    assert environment["variables"] == {
-        "LOG_GROUP_NAME": GROUP,
-        "METRIC_NAMESPACE": "RDSAudit/UserActivity",
-        "QUERY_WINDOW_MINUTES": "5",
-        "SERVICE_ACCOUNTS": "app_*,etl",
-        "INGESTION_DELAY_SECONDS": "120",
-        "STATEMENT_GRACE_SECONDS": "60",
-        "CHECKPOINT_PARAMETER": "/rds-user-audit-monitor/prod-aurora/checkpoint",
-        "CANARY_USER": "",
-        "DETAIL_TOPIC_ARN": TOPIC,
-    }
+    assert environment["variables"] == LAMBDA_ENVIRONMENT  # what test_aws_deploy.py asserts on the deployed one
 
 
 def test_the_environment_has_exactly_deploy_lambdas_variables(zip_path: Path) -> None:
