@@ -7,49 +7,22 @@ file and puts each entry into the emulated log group, as one event, newlines ins
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from awskit import aws, moto_endpoint, put_events
 from conftest import _require_postgres
 from pgaudit_monitor.entries.splitting import EntrySplitter
 from pgserver import PgServer
 
 pytestmark = pytest.mark.postgres
+__all__ = ["aws", "moto_endpoint"]  # fixtures
 GROUP = "/aws/rds/cluster/probe-test/postgresql"
-
-
-@pytest.fixture(scope="module")
-def aws_env() -> Iterator[dict[str, str]]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield env
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
 
 
 class Forwarder(threading.Thread):
@@ -73,44 +46,40 @@ class Forwarder(threading.Thread):
                 raws = [*splitter.feed(data)] if data else [*splitter.finish()]
                 if not data:
                     splitter = EntrySplitter(None, continuation=b"\t")
-                events = [raw.data.decode().rstrip("\n") for raw in raws]
+                now = int(time.time() * 1000)
+                events = [(now, raw.data.decode().rstrip("\n")) for raw in raws]
                 if events:
-                    now = int(time.time() * 1000)
-                    self.client.put_log_events(  # type: ignore[attr-defined]
-                        logGroupName=GROUP, logStreamName="instance-1",
-                        logEvents=[{"timestamp": now, "message": m} for m in events],
-                    )  # fmt: skip
+                    put_events(self.client, GROUP, "instance-1", events)
             time.sleep(0.2)
 
 
-def doctor(server: PgServer, env: dict[str, str], timeout: str) -> tuple[int, dict[str, dict]]:
+def doctor(server: PgServer, timeout: str) -> tuple[int, dict[str, dict]]:
     proc = subprocess.run(
         [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli", "doctor", "--dsn", server.dsn(),
          "--service-accounts", "postgres", "--log-group", GROUP, "--probe-timeout", timeout, "--format", "json"],
-        capture_output=True, text=True, check=False, env={**os.environ, **env},
+        capture_output=True, text=True, check=False,  # the environment reaches the emulator only (awskit.aws)
     )  # fmt: skip
     assert proc.stderr == ""
     return proc.returncode, {f["check"]: f for f in json.loads(proc.stdout)["findings"]}
 
 
-def test_probe_found_in_cloudwatch_and_missed_without_the_export(aws_env: dict[str, str]) -> None:
+def test_probe_found_in_cloudwatch_and_missed_without_the_export(aws: str) -> None:
     _require_postgres()
     import boto3
 
     client = boto3.client("logs")
-    client.create_log_group(logGroupName=GROUP)
-    client.create_log_stream(logGroupName=GROUP, logStreamName="instance-1")
+    put_events(client, GROUP, "instance-1", [])  # RDS creates the group when log export is turned on
     with PgServer(log_destination="stderr") as server:
         server.sql("CREATE EXTENSION pgaudit")
         # No export running: the record never reaches CloudWatch, and the doctor says so.
-        code, findings = doctor(server, aws_env, "2")
+        code, findings = doctor(server, "2")
         assert code == 1
         assert findings["probe"]["status"] == "fail"
         assert GROUP in findings["probe"]["summary"]
         forwarder = Forwarder(server.log_dir, client)
         forwarder.start()
         try:
-            code, findings = doctor(server, aws_env, "30")
+            code, findings = doctor(server, "30")
         finally:
             forwarder.stop_event.set()
             forwarder.join()
