@@ -43,16 +43,7 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
     )
     doctor.add_argument("--dsn", help=CONNECTION_HELP)
     doctor.add_argument("--databases", metavar="LIST", help="databases to check for the extension (default: all)")
-    where = doctor.add_mutually_exclusive_group()
-    where.add_argument("--log-file", metavar="PATH", help="the server's log file, for the live probe")
-    where.add_argument("--log-directory", metavar="DIR", help="the server's log directory, for the live probe")
-    where.add_argument("--log-group", metavar="NAME", help="the CloudWatch Logs group, for the live probe")
-    doctor.add_argument(
-        "--probe-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="how long to wait for the probe's record (default: 15, or 180 with --log-group)",
-    )
+    _add_log_source_options(doctor)
     doctor.add_argument("--format", choices=("text", "json"), default="text")
     add_policy_options(doctor)
     doctor.set_defaults(handler=run_doctor)
@@ -66,11 +57,7 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
         epilog="Exit codes: 0 sent (and found, with a log option), 1 not found in the log, 3 cannot connect.",
     )
     probe.add_argument("--dsn", help=CONNECTION_HELP)
-    pwhere = probe.add_mutually_exclusive_group()
-    pwhere.add_argument("--log-file", metavar="PATH")
-    pwhere.add_argument("--log-directory", metavar="DIR")
-    pwhere.add_argument("--log-group", metavar="NAME")
-    probe.add_argument("--probe-timeout", type=float, metavar="SECONDS")
+    _add_log_source_options(probe)
     add_policy_options(probe)
     probe.set_defaults(handler=run_probe)
 
@@ -98,6 +85,20 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
         cmd.add_argument("--dry-run", action="store_true", help="print the statement, do not run it")
         add_policy_options(cmd)
         cmd.set_defaults(handler=run_set_role, pgaudit_log=value)
+
+
+def _add_log_source_options(parser: argparse.ArgumentParser) -> None:
+    """Where the probe's record is looked for: the same choices for `doctor` and `probe`."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--log-file", metavar="PATH", help="the server's log file, for the live probe")
+    where.add_argument("--log-directory", metavar="DIR", help="the server's log directory, for the live probe")
+    where.add_argument("--log-group", metavar="NAME", help="the CloudWatch Logs group, for the live probe")
+    parser.add_argument(
+        "--probe-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for the probe's record (default: 15, or 180 with --log-group)",
+    )
 
 
 # -- shared helpers ----------------------------------------------------------------------------------------------
