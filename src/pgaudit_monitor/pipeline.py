@@ -12,7 +12,8 @@ from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.detections.statements import StatementAssembler
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
-from pgaudit_monitor.entries.reader import read_events, read_file
+from pgaudit_monitor.entries.background import read_entries
+from pgaudit_monitor.entries.reader import SkipUser, read_events
 from pgaudit_monitor.policy.verdict import Judge
 
 
@@ -38,7 +39,18 @@ class Pipeline:
 
     def scan_file(self, path: str) -> Iterator[Outcome | Malformed]:
         """Entries of one file (raises InputError if it cannot be read). Call `finish` after the last file."""
-        yield from self.feed(read_file(path, self.prefix))
+        yield from self.feed(read_entries(path, self.prefix, skip_user=self.skip_user()))
+
+    def skip_user(self) -> SkipUser | None:
+        """What readers may drop unread: service accounts' records, unless excluded statements are reported."""
+        if self.assembler.report_excluded:
+            return None
+        is_service = self.assembler.is_service
+
+        def skip(user: bytes) -> bool:
+            return is_service(user.decode("utf-8", errors="replace"))
+
+        return skip
 
     def scan_events(self, events: Iterable[tuple[str, str]], source: str) -> Iterator[Outcome | Malformed]:
         """CloudWatch Logs events as (log stream, message) pairs, then the end of input."""

@@ -27,6 +27,7 @@ from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_m
 _AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
 _RECEIVED = "connection received:"
 _DISCONNECTED = "disconnection:"
+_MAX_USERS = 10_000
 
 
 @dataclass
@@ -132,13 +133,19 @@ class StatementAssembler:
         if backend is not None and backend.open is not None:
             yield from self._complete(backend)
 
-    def _is_service(self, user: str) -> bool:
+    def is_service(self, user: str) -> bool:
+        """Whether `user` is a service account (cached: a log has few users and many records)."""
         known = self._service.get(user)
         if known is None:
+            if len(self._service) > _MAX_USERS:
+                self._service.clear()
             known = self._service[user] = not self.judge.policy.service_accounts.is_human(user)
         return known
 
     def _record(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
+        if not self.report_excluded and entry.user is not None and self.is_service(entry.user):
+            self.service_records_skipped += 1  # before any backend state: what readers that drop them unread do
+            return
         backend = self._backend(entry)
         identity = (entry.user, entry.database)
         if entry.session_id is None and entry.user is not None and backend.prefix_identity != identity:
@@ -147,7 +154,7 @@ class StatementAssembler:
                 backend = self._backends[self._key(entry)] = _Backend()
             backend.prefix_identity = identity
         user = entry.user or backend.user or UNKNOWN_USER
-        if not self.report_excluded and self._is_service(user):
+        if not self.report_excluded and self.is_service(user):
             self.service_records_skipped += 1
             return
         try:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 
 UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
+UNKNOWN_BYTES = UNKNOWN.encode()
+AUDIT_BYTES = b"AUDIT: "
 _EXCERPT = 80
 
 
@@ -45,35 +48,49 @@ def _int(value: Any) -> int | None:
 
 
 def parse_stderr(
-    data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
-) -> LogEntry | Malformed:
+    data: bytes,
+    prefix: CompiledPrefix,
+    *,
+    source: str,
+    line: int,
+    stream: str = "",
+    skip_user: Callable[[bytes], bool] | None = None,
+) -> LogEntry | Malformed | None:
     """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB.
 
-    Runs once per audit record of a scan, so it is written for speed (no helper calls per field).
+    The prefix is matched on the raw bytes of the first line, so that `skip_user` (given the user's bytes) can drop
+    an audit record of a service account before anything is decoded: None is returned for it. Runs once per audit
+    record of a scan, so it is written for speed (no helper calls per field).
     """
-    text = data.decode("utf-8", errors="replace").rstrip("\r\n")
-    if "\n\t" in text:
-        text = text.replace("\n\t", "\n")
-    match = prefix.regex.match(text)
+    match = prefix.head.match(data)
     if match is None:
-        return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", text[:_EXCERPT])
+        excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
+        return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
+    body = match.end()
     get = match.groupdict().get
+    user = get("user")
+    if skip_user is not None and user and data.startswith(AUDIT_BYTES, body) and skip_user(user):
+        return None
+    message = data[body:].decode("utf-8", errors="replace").rstrip("\r\n")
+    if "\n\t" in message:
+        message = message.replace("\n\t", "\n")
     pid, session_line = get("pid"), get("session_line")
-    user, database, app = get("user"), get("database"), get("application_name")
+    database, app, session_id = get("database"), get("application_name"), get("session_id")
     remote = get("remote") or get("remote_host")
+    time = get("time")
     return LogEntry(
-        message=match["message"],
-        level=match["level"],
+        message=message,
+        level=match["level"].decode("utf-8", errors="replace"),
         source=source,
         line=line,
         stream=stream,
-        time=get("time"),
-        user=None if not user or user == UNKNOWN else user,
-        database=None if not database or database == UNKNOWN else database,
+        time=time.decode() if time else None,
+        user=None if not user or user == UNKNOWN_BYTES else user.decode("utf-8", errors="replace"),
+        database=None if not database or database == UNKNOWN_BYTES else database.decode("utf-8", errors="replace"),
         pid=int(pid) if pid and len(pid) < 20 else None,
-        remote=remote or None,
-        application_name=None if not app or app == UNKNOWN else app,
-        session_id=get("session_id"),
+        remote=remote.decode("utf-8", errors="replace") if remote else None,
+        application_name=None if not app or app == UNKNOWN_BYTES else app.decode("utf-8", errors="replace"),
+        session_id=session_id.decode() if session_id is not None else None,
         session_line=int(session_line) if session_line and len(session_line) < 20 else None,
     )
 

@@ -46,8 +46,10 @@ _ESCAPES: dict[str, tuple[str | None, str]] = {
     "Q": ("query_id", r"-?\d+"),
 }
 _ESCAPE_RE = re.compile(r"%(-?\d+)?(.)")
-# The severity, as PostgreSQL writes it after the prefix. Non-English lc_messages translate it, so any word.
+# The severity, as PostgreSQL writes it after the prefix. Non-English lc_messages translate it, so any word
+# (in the bytes pattern, a UTF-8 letter is any byte above 0x7f).
 _SEVERITY = r"(?P<level>\w+):  "
+_SEVERITY_BYTES = rb"(?P<level>(?:\w|[\x80-\xff])+):  "
 
 
 class PrefixError(ValueError):
@@ -61,6 +63,9 @@ class CompiledPrefix:
     text: str
     regex: re.Pattern[str]
     fields: frozenset[str]
+    head: re.Pattern[bytes]
+    """The prefix and severity on the raw bytes of an entry's first line, up to where the message starts: what
+    a reader matches before it decodes anything (stderr readers drop service accounts' records this way)."""
 
     @property
     def has_user(self) -> bool:
@@ -111,4 +116,6 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
         # so that the free-text session fields can never reach into the message.
         parts[optional_from:] = ["(?:" + "".join(parts[optional_from:]) + ")??"]
     regex = re.compile("".join(parts) + _SEVERITY + r"(?P<message>.*)\Z", re.DOTALL)
-    return CompiledPrefix(prefix, regex, frozenset(seen))
+    # The same prefix on bytes, without the message; no DOTALL, so it never reaches past the first line.
+    head = re.compile("".join(parts).encode("utf-8") + _SEVERITY_BYTES)
+    return CompiledPrefix(prefix, regex, frozenset(seen), head)

@@ -98,10 +98,12 @@ def read_file(
     *,
     needles: Needles | str = AUTO,
     stream: str | None = None,
+    skip_user: SkipUser | None = None,
 ) -> Iterator[LogEntry | Malformed]:
     """Yield the entries of one log file (or `-` for standard input) that contain a needle.
 
     `needles="auto"` takes what the detection pipeline needs for the file's format; None yields every entry.
+    `skip_user` drops, unread, the audit records of users for which it is true (stderr format; see parse_stderr).
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """
@@ -109,7 +111,7 @@ def read_file(
     stream = default_stream(path) if stream is None else stream
     handle = _open(path)
     try:
-        yield from _read_blocks(handle, prefix, needles, source, stream)
+        yield from _read_blocks(handle, prefix, needles, source, stream, skip_user)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{source}: read failed: {exc}") from exc
     finally:
@@ -118,25 +120,35 @@ def read_file(
 
 
 def _read_blocks(
-    handle: BinaryIO, prefix: CompiledPrefix, needles: Needles | str, source: str, stream: str
+    handle: BinaryIO,
+    prefix: CompiledPrefix,
+    needles: Needles | str,
+    source: str,
+    stream: str,
+    skip_user: SkipUser | None,
 ) -> Iterator[LogEntry | Malformed]:
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
     chosen = needles_for(fmt, prefix) if isinstance(needles, str) else needles
-    splitter, parse = make_parser(fmt, prefix, chosen)
+    splitter, parse = make_parser(fmt, prefix, chosen, skip_user)
     while block:
         for raw in splitter.feed(block):
-            yield parse(raw.data, source=source, line=raw.line, stream=stream)
+            if (entry := parse(raw.data, source=source, line=raw.line, stream=stream)) is not None:
+                yield entry
         block = handle.read(BLOCK_SIZE)
     for raw in splitter.finish():
-        yield parse(raw.data, source=source, line=raw.line, stream=stream)
+        if (entry := parse(raw.data, source=source, line=raw.line, stream=stream)) is not None:
+            yield entry
 
 
-Parser = Callable[..., LogEntry | Malformed]
+Parser = Callable[..., LogEntry | Malformed | None]
+"""Parses one raw entry; None means a record dropped unread (a service account's, see `skip_user`)."""
+SkipUser = Callable[[bytes], bool]
+"""Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
 
 def make_parser(
-    fmt: LogFormat, prefix: CompiledPrefix, needles: Needles = DEFAULT_NEEDLES
+    fmt: LogFormat, prefix: CompiledPrefix, needles: Needles = DEFAULT_NEEDLES, skip_user: SkipUser | None = None
 ) -> tuple[EntrySplitter | CsvSplitter, Parser]:
     """The splitter and the entry parser for one format, for readers that feed bytes themselves."""
     if fmt is LogFormat.JSONLOG:
@@ -144,8 +156,8 @@ def make_parser(
     if fmt is LogFormat.CSVLOG:
         return CsvSplitter(needles), parse_csvlog
 
-    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
-        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
+    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed | None:
+        return parse_stderr(data, prefix, source=source, line=line, stream=stream, skip_user=skip_user)
 
     return EntrySplitter(needles, continuation=b"\t"), parse
 
@@ -162,5 +174,5 @@ def read_events(
         data = message.encode("utf-8", errors="surrogateescape")
         if message.lstrip()[:1] == "{":
             yield parse_jsonlog(data, source=source, line=number, stream=stream)
-        else:
-            yield parse_stderr(data, prefix, source=source, line=number, stream=stream)
+        elif (entry := parse_stderr(data, prefix, source=source, line=number, stream=stream)) is not None:
+            yield entry

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import parser as pg_parser
@@ -180,34 +180,49 @@ class SqlAnalyzer:
 
     def __init__(self, cache_size: int = 8192) -> None:
         self._cache_size = cache_size
-        self._by_text: OrderedDict[str, tuple[ParsedStatement, ...] | None] = OrderedDict()
+        # text -> (shape, statements): shape is the normalized text of a single statement, else None
+        self._by_text: OrderedDict[str, tuple[str | None, tuple[ParsedStatement, ...] | None]] = OrderedDict()
         self._by_shape: OrderedDict[str, tuple[ParsedStatement, ...]] = OrderedDict()
 
     def analyze(self, text: str) -> tuple[ParsedStatement, ...] | None:
         """The statements of `text`, in order; None when PostgreSQL's grammar cannot parse it."""
-        cached = self._by_text.get(text, False)
-        if cached is not False:
+        return self._lookup(text)[1]
+
+    def shape(self, text: str) -> str | None:
+        """The normalized text (constants as `$n`) when `text` is one statement, else None.
+
+        Two texts with the same shape have the same analysis but for their `text` fields: a key for caching
+        decisions taken from the analysis (Judge does).
+        """
+        return self._lookup(text)[0]
+
+    def _lookup(self, text: str) -> tuple[str | None, tuple[ParsedStatement, ...] | None]:
+        cached = self._by_text.get(text)
+        if cached is not None:
             self._by_text.move_to_end(text)
-            return cached  # type: ignore[return-value]
+            return cached
         result = self._analyze_uncached(text)
         self._remember(self._by_text, text, result)
         return result
 
-    def _analyze_uncached(self, text: str) -> tuple[ParsedStatement, ...] | None:
+    def _analyze_uncached(self, text: str) -> tuple[str | None, tuple[ParsedStatement, ...] | None]:
         try:
             shape = pg_parser.normalize(text)
             known = self._by_shape.get(shape)
             if known is not None:  # same statement, other constants: a single statement (see below)
-                return (replace(known[0], text=text.strip().rstrip(";").rstrip()),)
+                first = known[0]
+                own = text.strip().rstrip(";").rstrip()
+                return shape, (ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag),)
             tree = json.loads(pg_parser.parse_sql_json(text))
         except (pg_parser.ParseError, ValueError, RecursionError):
             # Not SQL PostgreSQL's grammar accepts, or nested deeper than Python's JSON reader goes: the caller
             # treats it as unreadable, which fails closed.
-            return None
+            return None, None
         statements = tuple(self._split(tree.get("stmts", []), text))
-        if len(statements) == 1:  # texts of multi-statement strings are slices: not reusable across constants
-            self._remember(self._by_shape, shape, statements)
-        return statements
+        if len(statements) != 1:  # texts of multi-statement strings are slices: not reusable across constants
+            return None, statements
+        self._remember(self._by_shape, shape, statements)
+        return shape, statements
 
     @staticmethod
     def _split(raw_statements: list[dict[str, Any]], text: str) -> Iterator[ParsedStatement]:

@@ -63,9 +63,13 @@ class Verdict:
 class Judge:
     """Applies a Policy to statements. Holds the SQL analyzer (and its caches) and the multi-statement cursor."""
 
-    def __init__(self, policy: Policy, analyzer: SqlAnalyzer | None = None) -> None:
+    def __init__(self, policy: Policy, analyzer: SqlAnalyzer | None = None, memo_size: int = 8192) -> None:
         self.policy = policy
         self.analyzer = analyzer or SqlAnalyzer()
+        self._service: dict[str | None, str | None] = {}
+        # (class, command, object type, object name, statement shape) -> the verdict on a one-record statement
+        self._memo: dict[tuple[str, str, str, str, str], Verdict] = {}
+        self._memo_size = memo_size
 
     # -- relations -------------------------------------------------------------------------------------------
     def relation_kind(self, relation: Relation) -> str:
@@ -135,10 +139,42 @@ class Judge:
         """Decide one statement from all of its records."""
         top = records[0]
         statement = next((r.statement for r in records if r.statement_logged), "")
-        pattern = self.policy.service_accounts.matches(user)
-        if pattern is not None:
+        if self._service_pattern(user) is not None:
             return Verdict(None, "service-account", top.command, (), statement)
+        if len(records) == 1 and part_index is None and statement:
+            return self._judge_one(top, statement)
+        return self._judge_records(records, part_index, statement)
 
+    def _service_pattern(self, user: str | None) -> str | None:
+        try:
+            return self._service[user]
+        except KeyError:
+            if len(self._service) > self._memo_size:
+                self._service.clear()
+            pattern = self._service[user] = self.policy.service_accounts.matches(user)
+            return pattern
+
+    def _judge_one(self, record: AuditRecord, statement: str) -> Verdict:
+        """The common statement, one record: decided once per shape (the same statement with other constants).
+
+        The decision reads only the record's class, command and object fields and the statement's analysis,
+        which is the same for every text of one shape (SqlAnalyzer.shape); only the text itself is put back.
+        """
+        shape = self.analyzer.shape(statement)
+        if shape is None:  # unparsable, or several statements: decided in full each time
+            return self._judge_records((record,), None, statement)
+        key = (record.audit_class, record.command, record.object_type, record.object_name, shape)
+        known = self._memo.get(key)
+        if known is None:
+            if len(self._memo) >= self._memo_size:
+                self._memo.clear()
+            known = self._memo[key] = self._judge_records((record,), None, statement)
+        if known.statement is statement:
+            return known
+        return Verdict(known.category, known.rule, known.command, known.relations, statement)
+
+    def _judge_records(self, records: Sequence[AuditRecord], part_index: int | None, statement: str) -> Verdict:
+        top = records[0]
         accesses: list[Access] = []
         rules: list[str] = []
         for record in records:

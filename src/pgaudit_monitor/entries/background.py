@@ -1,0 +1,127 @@
+"""Read a large log file in a second process, so that reading and judging use two cores.
+
+A scan has two halves of about equal cost: finding the entries that matter in the file's bytes (the needle
+search, line counting, the prefix, dropping service accounts' records unread, decoding) and judging them
+(grouping records into statements, the policy, the output). Judging is sequential by nature: a statement's
+records must be grouped in log order. Reading is not tied to it, so a child process reads the file with the very
+same `read_file` and hands the entries over in batches, in order, while the parent judges. The entries, their
+order and their line numbers are exactly what `read_file` yields in one process; only the wall time changes.
+
+The child is forked, so it shares the parent's compiled prefix and service-account check without pickling them;
+where fork does not exist, or the file is small, or is standard input, `read_entries` reads in-process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.entries.prefix import CompiledPrefix
+from pgaudit_monitor.entries.reader import STDIN, InputError, SkipUser, read_file
+
+MIN_BACKGROUND_BYTES = 32 << 20
+"""Below this size a second process costs more than it saves."""
+BATCH = 2048
+"""Entries per message from the child: large enough that pickling is cheap per entry, small enough to overlap."""
+
+_ENTRY, _MALFORMED = 0, 1
+_DONE, _FAILED = "done", "failed"
+
+
+def read_entries(
+    path: str,
+    prefix: CompiledPrefix,
+    *,
+    skip_user: SkipUser | None = None,
+    background: bool = True,
+) -> Iterator[LogEntry | Malformed]:
+    """The entries `read_file` yields for `path`, read in a child process when that is worth it.
+
+    Raises InputError, as read_file does, when the file cannot be opened or read (in either process).
+    """
+    if background and _worth_a_process(path):
+        yield from _read_in_child(path, prefix, skip_user)
+    else:
+        yield from read_file(path, prefix, skip_user=skip_user)
+
+
+def _worth_a_process(path: str) -> bool:
+    if path == STDIN or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False  # read_file reports it, in-process, with the usual message
+    return stat.S_ISREG(info.st_mode) and info.st_size >= MIN_BACKGROUND_BYTES
+
+
+def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> Iterator[LogEntry | Malformed]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, path, prefix, skip_user), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                raise InputError(f"{path}: the reading process ended unexpectedly") from None
+            if message[0] == _DONE:
+                return
+            if message[0] == _FAILED:
+                raise InputError(message[1])
+            for kind, fields in message:
+                yield LogEntry(*fields) if kind == _ENTRY else Malformed(*fields)
+    finally:
+        receiver.close()
+        if child.is_alive():  # the consumer stopped early (an error, ^C): the child has nothing left to do
+            child.terminate()
+        child.join()
+
+
+def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> None:
+    batch: list[tuple[int, tuple[Any, ...]]] = []
+    try:
+        for item in read_file(path, prefix, skip_user=skip_user):
+            batch.append((_MALFORMED, _malformed_fields(item)) if isinstance(item, Malformed) else (_ENTRY, _fields(item)))
+            if len(batch) >= BATCH:
+                sender.send(batch)
+                batch = []
+        if batch:
+            sender.send(batch)
+        sender.send((_DONE,))
+    except InputError as exc:
+        sender.send((_FAILED, str(exc)))
+    except BrokenPipeError:
+        pass  # the parent stopped reading
+    finally:
+        sender.close()
+
+
+def _fields(entry: LogEntry) -> tuple[Any, ...]:
+    """A LogEntry as the tuple of its fields in declaration order: pickles several times faster than the object."""
+    return (
+        entry.message,
+        entry.level,
+        entry.source,
+        entry.line,
+        entry.stream,
+        entry.time,
+        entry.user,
+        entry.database,
+        entry.pid,
+        entry.remote,
+        entry.application_name,
+        entry.session_id,
+        entry.session_line,
+    )
+
+
+def _malformed_fields(item: Malformed) -> tuple[Any, ...]:
+    return (item.source, item.line, item.reason, item.excerpt)
