@@ -40,6 +40,7 @@ from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_s
 from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, CONNECTION_NEEDLE, CsvSplitter, EntrySplitter, RawEntry
 from pgaudit_monitor.policy import ParsedStatement, SqlAnalyzer
 from pgaudit_monitor.records import AuditRecord, RecordError, parse_record
+from pgaudit_monitor.records.pgaudit import _parse_fields
 
 LOG_FIELDS = frozenset(
     {"time", "user", "database", "pid", "remote", "remote_host", "application_name", "session_id", "session_line",
@@ -168,6 +169,26 @@ def test_parse_record_returns_a_record_or_record_error(message: str) -> None:
     assert isinstance(record, AuditRecord)
     assert record.audit_type in ("SESSION", "OBJECT")
     assert message.startswith("AUDIT: ")
+
+
+def _csv_field(value: str) -> str:
+    # pgAudit's quoting: a field holding a comma, a quote, a CR or a newline is quoted, its quotes doubled.
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\r\n') else value
+
+
+@FAST
+@example(fields=['public."a,b"', "SELECT 'x\"\"'", "<not logged>"], rows="12")
+@given(
+    fields=st.lists(st.text(alphabet=st.sampled_from(list(',"\n\r ab1;<>')), max_size=12), min_size=3, max_size=3),
+    rows=st.one_of(st.none(), st.text(alphabet=st.sampled_from(list(',"0123')), max_size=4)),
+)
+def test_parse_record_fast_path_agrees_with_the_csv_reader(fields: list[str], rows: str | None) -> None:
+    # The one-pattern reader of well-formed records gives exactly what the csv module gives for the same record.
+    tail = [_csv_field(f) for f in fields] + ([] if rows is None else [_csv_field(rows)])
+    payload = "SESSION,3,2,WRITE,UPDATE,TABLE," + ",".join(tail)
+    record = parse_record("AUDIT: " + payload)
+    assert record == _parse_fields(payload)
+    assert (record.object_name, record.statement, record.parameter, record.rows) == (*fields, rows)
 
 
 @FAST

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from pgaudit_monitor.config import Settings
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.detections.statements import StatementAssembler
+from pgaudit_monitor.entries.background import MIN_BACKGROUND_BYTES, read_entries
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
-from pgaudit_monitor.entries.background import read_entries
 from pgaudit_monitor.entries.reader import SkipUser, read_events
 from pgaudit_monitor.policy.verdict import Judge
 
@@ -20,8 +20,11 @@ from pgaudit_monitor.policy.verdict import Judge
 class Pipeline:
     """Judges the statements of one or more logs with one policy. Keep one per run: it holds backend state."""
 
-    def __init__(self, settings: Settings, *, report_excluded: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, report_excluded: bool = True, background_min_bytes: int = MIN_BACKGROUND_BYTES
+    ) -> None:
         self.settings = settings
+        self.background_min_bytes = background_min_bytes  # files this large are read in a second process
         self.prefix = compile_prefix(settings.log_line_prefix)
         self.assembler = StatementAssembler(Judge(settings.policy()), report_excluded=report_excluded)
 
@@ -39,16 +42,25 @@ class Pipeline:
 
     def scan_file(self, path: str) -> Iterator[Outcome | Malformed]:
         """Entries of one file (raises InputError if it cannot be read). Call `finish` after the last file."""
-        yield from self.feed(read_entries(path, self.prefix, skip_user=self.skip_user()))
+        yield from self.feed(
+            read_entries(path, self.prefix, skip_user=self.skip_user(), min_bytes=self.background_min_bytes)
+        )
 
     def skip_user(self) -> SkipUser | None:
         """What readers may drop unread: service accounts' records, unless excluded statements are reported."""
         if self.assembler.report_excluded:
             return None
         is_service = self.assembler.is_service
+        known: dict[bytes, bool] = {}  # a log has few users and many records: decode and match each user once
 
         def skip(user: bytes) -> bool:
-            return is_service(user.decode("utf-8", errors="replace"))
+            try:
+                return known[user]
+            except KeyError:
+                if len(known) > 10_000:
+                    known.clear()
+                answer = known[user] = is_service(user.decode("utf-8", errors="replace"))
+                return answer
 
         return skip
 

@@ -190,6 +190,9 @@ class StatementAssembler:
         if record.substatement_id != 1 or not record.statement_logged:
             return None
         text = record.statement
+        if ";" not in text.rstrip(" \t\r\n;"):  # one statement at most: no part to match (and no parse here)
+            backend.last_text = text
+            return None
         start = backend.last_part + 1 if text == backend.last_text else 0
         index = self.judge.match_part(record, text, start)
         backend.last_text, backend.last_part = text, (index if index is not None else backend.last_part)

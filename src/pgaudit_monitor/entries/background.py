@@ -38,26 +38,26 @@ def read_entries(
     prefix: CompiledPrefix,
     *,
     skip_user: SkipUser | None = None,
-    background: bool = True,
+    min_bytes: int = MIN_BACKGROUND_BYTES,
 ) -> Iterator[LogEntry | Malformed]:
-    """The entries `read_file` yields for `path`, read in a child process when that is worth it.
+    """The entries `read_file` yields for `path`, read in a child process when the file has `min_bytes` or more.
 
     Raises InputError, as read_file does, when the file cannot be opened or read (in either process).
     """
-    if background and _worth_a_process(path):
+    if _worth_a_process(path, min_bytes):
         yield from _read_in_child(path, prefix, skip_user)
     else:
         yield from read_file(path, prefix, skip_user=skip_user)
 
 
-def _worth_a_process(path: str) -> bool:
+def _worth_a_process(path: str, min_bytes: int) -> bool:
     if path == STDIN or "fork" not in multiprocessing.get_all_start_methods():
         return False
     try:
         info = os.stat(path)
     except OSError:
         return False  # read_file reports it, in-process, with the usual message
-    return stat.S_ISREG(info.st_mode) and info.st_size >= MIN_BACKGROUND_BYTES
+    return stat.S_ISREG(info.st_mode) and info.st_size >= min_bytes
 
 
 def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> Iterator[LogEntry | Malformed]:
@@ -89,7 +89,10 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
     batch: list[tuple[int, tuple[Any, ...]]] = []
     try:
         for item in read_file(path, prefix, skip_user=skip_user):
-            batch.append((_MALFORMED, _malformed_fields(item)) if isinstance(item, Malformed) else (_ENTRY, _fields(item)))
+            if isinstance(item, Malformed):
+                batch.append((_MALFORMED, _malformed_fields(item)))
+            else:
+                batch.append((_ENTRY, _fields(item)))
             if len(batch) >= BATCH:
                 sender.send(batch)
                 batch = []

@@ -117,5 +117,5 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
         parts[optional_from:] = ["(?:" + "".join(parts[optional_from:]) + ")??"]
     regex = re.compile("".join(parts) + _SEVERITY + r"(?P<message>.*)\Z", re.DOTALL)
     # The same prefix on bytes, without the message; no DOTALL, so it never reaches past the first line.
-    head = re.compile("".join(parts).encode("utf-8") + _SEVERITY_BYTES)
+    head = re.compile("".join(parts).encode("utf-8", "surrogatepass") + _SEVERITY_BYTES)
     return CompiledPrefix(prefix, regex, frozenset(seen), head)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import BinaryIO
 
-from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
+from pgaudit_monitor.entries.formats import AUDIT_BYTES, parse_csvlog, parse_jsonlog, parse_stderr
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -159,7 +159,28 @@ def make_parser(
     def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed | None:
         return parse_stderr(data, prefix, source=source, line=line, stream=stream, skip_user=skip_user)
 
-    return EntrySplitter(needles, continuation=b"\t"), parse
+    drop = None if skip_user is None or not prefix.has_user else _service_record_dropper(prefix, skip_user)
+    return EntrySplitter(needles, continuation=b"\t", drop=drop), parse
+
+
+def _service_record_dropper(prefix: CompiledPrefix, skip_user: SkipUser) -> Callable[[bytes, int, int], bool]:
+    """The splitter's `drop` for stderr: an audit record whose prefix names a user to skip, seen on its first line.
+
+    The same decision parse_stderr takes, taken before the entry is cut out of the block: most of a scan's
+    needle hits can be service accounts' records. Whatever this lets through, parse_stderr still checks.
+    """
+    head = prefix.head.match
+
+    def drop(buf: bytes, start: int, hit: int) -> bool:
+        match = head(buf, start)
+        return (
+            match is not None
+            and match.end() == hit + 3  # the needle is this entry's message, not text inside it
+            and buf.startswith(AUDIT_BYTES, hit + 3)
+            and skip_user(match["user"])
+        )
+
+    return drop
 
 
 def read_events(

@@ -16,7 +16,7 @@ is handed on only once the start of the next one shows that it is complete.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 AUDIT_NEEDLE = b"AUDIT: "
@@ -26,6 +26,9 @@ MESSAGES = rb"(?:AUDIT: |connection received: |connection authorized: |disconnec
 user, and end it (which completes its last statement and frees its state)."""
 
 Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
+Drop = Callable[[bytes, int, int], bool]
+"""Given a block, the start of an entry's first line and where a needle matched on it: True to skip the entry
+before it is cut out (readers drop service accounts' records this way; see reader.make_parser)."""
 
 
 def compile_needles(needles: Needles) -> re.Pattern[bytes] | None:
@@ -50,8 +53,9 @@ class EntrySplitter:
     entry (jsonlog). With `needles=None` every entry is handed on.
     """
 
-    def __init__(self, needles: Needles, continuation: bytes | None) -> None:
+    def __init__(self, needles: Needles, continuation: bytes | None, drop: Drop | None = None) -> None:
         self._pattern = compile_needles(needles)
+        self._drop = drop
         self._continuation = continuation
         self._buffer = b""
         self._line = 1  # line number of the first byte of the buffer
@@ -119,6 +123,7 @@ class EntrySplitter:
         search = self._pattern.search  # type: ignore[union-attr]
         rfind, find, count = buf.rfind, buf.find, buf.count
         continuation = self._continuation
+        drop = self._drop
         counted_to = 0
         match = search(buf, 0, end)
         while match is not None:
@@ -126,6 +131,9 @@ class EntrySplitter:
             start = rfind(b"\n", 0, hit) + 1
             if continuation is not None and buf[start : start + 1] == continuation:
                 start = self._entry_start(buf, hit)
+            elif drop is not None and drop(buf, start, hit):
+                match = search(buf, hit + 1, end)
+                continue
             stop = find(b"\n", hit, end) + 1 or end
             if continuation is not None and buf[stop : stop + 1] == continuation:
                 stop = self._entry_end(buf, hit, end)

@@ -212,7 +212,8 @@ class SqlAnalyzer:
             if known is not None:  # same statement, other constants: a single statement (see below)
                 first = known[0]
                 own = text.strip().rstrip(";").rstrip()
-                return shape, (ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag),)
+                again = ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag)
+                return shape, (again,)
             tree = json.loads(pg_parser.parse_sql_json(text))
         except (pg_parser.ParseError, ValueError, RecursionError):
             # Not SQL PostgreSQL's grammar accepts, or nested deeper than Python's JSON reader goes: the caller

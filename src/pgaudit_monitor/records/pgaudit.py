@@ -12,6 +12,7 @@ statement and substatement id.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 
 AUDIT_MARKER = "AUDIT: "
@@ -50,11 +51,43 @@ def is_audit_message(message: str) -> bool:
     return message.startswith(AUDIT_MARKER)
 
 
+# The whole record as pgAudit writes it, in one match: the fixed head (never quoted but for OBJECT_NAME), then
+# STATEMENT, PARAMETER and the optional ROWS, each either CSV-quoted (`""` inside) or plain (no comma, no quote).
+_FIELD = r'("[^"]*(?:""[^"]*)*"|[^,"]*)'
+_HEAD = r"(SESSION|OBJECT),(\d{1,18}),(\d{1,18}),([^,\"]*),([^,\"]*),([^,\"]*),"
+_RECORD = re.compile(_HEAD + ",".join([_FIELD] * 3) + f"(?:,{_FIELD})?\\Z")
+
+
+def _unquote(field: str) -> str:
+    return field[1:-1].replace('""', '"') if field[:1] == '"' else field
+
+
 def parse_record(message: str) -> AuditRecord:
     """Parse an `AUDIT: ...` message. Raises RecordError when it is one but its fields cannot be read."""
     if not message.startswith(AUDIT_MARKER):
         raise RecordError("not a pgAudit record")
-    payload = message[len(AUDIT_MARKER) :]
+    match = _RECORD.match(message, len(AUDIT_MARKER))
+    if match is not None:  # every well-formed record: one C-level match instead of the csv module
+        audit_type, statement_id, substatement_id, audit_class, command, object_type, name, text, param, rows = (
+            match.groups()
+        )
+        return AuditRecord(
+            audit_type=audit_type,
+            statement_id=int(statement_id),
+            substatement_id=int(substatement_id),
+            audit_class=audit_class,
+            command=command,
+            object_type=object_type,
+            object_name=_unquote(name),
+            statement=_unquote(text),
+            parameter=_unquote(param),
+            rows=None if rows is None else _unquote(rows),
+        )
+    return _parse_fields(message[len(AUDIT_MARKER) :])
+
+
+def _parse_fields(payload: str) -> AuditRecord:
+    """The general reader, for what the pattern does not take: it names what is wrong with a malformed record."""
     if '"' in payload:
         try:
             rows = list(csv.reader([payload], strict=True))

@@ -1,0 +1,117 @@
+"""Reading a large file in a second process changes the wall time, nothing else: the same entries in the same
+order with the same line numbers, the same malformed entries, the same errors, and the same detections."""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import only
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.entries.background import _worth_a_process, read_entries
+from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.entries.prefix import AURORA_PREFIX, POSTGRES_DEFAULT_PREFIX, compile_prefix
+from pgaudit_monitor.entries.reader import InputError, read_file
+from pgaudit_monitor.pipeline import Pipeline
+from pgaudit_monitor.policy.accounts import ServiceAccounts
+from workload import SERVICE_ACCOUNTS, expected_detections, in_log_order
+
+pytestmark = pytest.mark.postgres
+ALWAYS = 0  # min_bytes: read every file in a child, however small
+FORKS: list[int] = []
+os.register_at_fork(after_in_parent=lambda: FORKS.append(os.getpid()))  # counts the children this process starts
+
+
+def _skip_service(user: bytes) -> bool:
+    return not ServiceAccounts(tuple(SERVICE_ACCOUNTS.split(","))).is_human(user.decode())
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+@pytest.mark.parametrize("skip", [None, _skip_service])
+def test_child_yields_what_read_file_yields(workload_logs: Path, suffix: str, skip: object) -> None:
+    path, prefix = str(only(workload_logs, suffix)), compile_prefix(AURORA_PREFIX)
+    in_process = list(read_file(path, prefix, skip_user=skip))  # type: ignore[arg-type]
+    forks = len(FORKS)
+    through_child = list(read_entries(path, prefix, skip_user=skip, min_bytes=ALWAYS))  # type: ignore[arg-type]
+    assert len(FORKS) == forks + 1  # it really was read by another process
+    assert through_child == in_process
+    assert len(in_process) > 100
+    assert not multiprocessing.active_children()
+
+
+def test_child_reads_a_prefix_without_user_too(default_prefix_logs: Path) -> None:
+    path, prefix = str(only(default_prefix_logs, ".log")), compile_prefix(POSTGRES_DEFAULT_PREFIX)
+    assert list(read_entries(path, prefix, min_bytes=ALWAYS)) == list(read_file(path, prefix))
+
+
+def test_detections_are_the_same_through_a_child(workload_logs: Path) -> None:
+    settings = load_settings(env={}, service_accounts=SERVICE_ACCOUNTS)
+    results = []
+    for min_bytes in (ALWAYS, 1 << 40):
+        pipeline = Pipeline(settings, report_excluded=False, background_min_bytes=min_bytes)
+        path = str(only(workload_logs, ".log"))
+        results.append([o.to_dict() for o in [*pipeline.scan_file(path), *pipeline.finish()]])
+    assert results[0] == results[1]
+    assert in_log_order(results[0]) == expected_detections()
+
+
+def test_malformed_entries_come_through_in_place(workload_logs: Path, tmp_path: Path) -> None:
+    lines = only(workload_logs, ".log").read_bytes().splitlines(keepends=True)
+    garbage = b"this line has no prefix:  AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<not logged>\n"
+    path = tmp_path / "mixed.log"
+    path.write_bytes(b"".join(lines[:40]) + garbage + b"".join(lines[40:]))
+    prefix = compile_prefix(AURORA_PREFIX)
+    through_child = list(read_entries(str(path), prefix, min_bytes=ALWAYS))
+    assert through_child == list(read_file(str(path), prefix))
+    (bad,) = [item for item in through_child if isinstance(item, Malformed)]
+    assert (bad.source, bad.line) == (str(path), 41)
+
+
+def test_a_read_error_in_the_child_is_the_callers_input_error(workload_logs: Path, tmp_path: Path) -> None:
+    data = gzip.compress(only(workload_logs, ".log").read_bytes())
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(data[: len(data) // 2])  # a gzip stream that ends in the middle
+    prefix = compile_prefix(AURORA_PREFIX)
+    with pytest.raises(InputError) as in_process:
+        list(read_file(str(path), prefix))
+    with pytest.raises(InputError) as through_child:
+        list(read_entries(str(path), prefix, min_bytes=ALWAYS))
+    assert str(through_child.value) == str(in_process.value)
+    assert not multiprocessing.active_children()
+
+
+def test_stopping_early_ends_the_child(workload_logs: Path) -> None:
+    entries = read_entries(str(only(workload_logs, ".log")), compile_prefix(AURORA_PREFIX), min_bytes=ALWAYS)
+    next(entries)
+    entries.close()
+    assert not multiprocessing.active_children()
+
+
+def test_small_files_and_stdin_stay_in_process(workload_logs: Path) -> None:
+    forks = len(FORKS)
+    assert list(read_entries(str(only(workload_logs, ".log")), compile_prefix(AURORA_PREFIX)))
+    assert len(FORKS) == forks
+    assert not _worth_a_process("-", ALWAYS)  # standard input is read where it is
+    assert not _worth_a_process("-", ALWAYS)  # standard input is read where it is
+
+
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_dropping_service_records_unread_drops_exactly_those(workload_logs: Path, suffix: str) -> None:
+    # skip_user removes a service account's audit records (stderr: before they are even cut out) and nothing else.
+    path, prefix = str(only(workload_logs, suffix)), compile_prefix(AURORA_PREFIX)
+    everything = list(read_file(path, prefix))
+    kept = list(read_file(path, prefix, skip_user=_skip_service))
+    service_records = [
+        e
+        for e in everything
+        if not isinstance(e, Malformed) and e.message.startswith("AUDIT: ") and _skip_service(e.user.encode())
+    ]
+    if suffix == ".log":
+        assert service_records  # the workload's service account audited by mistake
+        assert kept == [e for e in everything if e not in service_records]
+    else:  # csvlog and jsonlog are read whole: the pipeline drops them instead
+        assert kept == everything
