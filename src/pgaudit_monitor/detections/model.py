@@ -8,9 +8,11 @@ from typing import Any
 from pgaudit_monitor.policy.verdict import Verdict
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """One audited statement and the policy's verdict on it: who ran it, where, and what it did."""
+    """One audited statement and the policy's verdict on it: who ran it, where, and what it did.
+
+    Treated as immutable; not `frozen` for the hot path's sake (see LogEntry)."""
 
     verdict: Verdict
     time: str | None

@@ -78,20 +78,20 @@ def parse_stderr(
     database, app, session_id = get("database"), get("application_name"), get("session_id")
     remote = get("remote") or get("remote_host")
     time = get("time")
-    return LogEntry(
-        message=message,
-        level=match["level"].decode("utf-8", errors="replace"),
-        source=source,
-        line=line,
-        stream=stream,
-        time=time.decode() if time else None,
-        user=None if not user or user == UNKNOWN_BYTES else user.decode("utf-8", errors="replace"),
-        database=None if not database or database == UNKNOWN_BYTES else database.decode("utf-8", errors="replace"),
-        pid=int(pid) if pid and len(pid) < 20 else None,
-        remote=remote.decode("utf-8", errors="replace") if remote else None,
-        application_name=None if not app or app == UNKNOWN_BYTES else app.decode("utf-8", errors="replace"),
-        session_id=session_id.decode() if session_id is not None else None,
-        session_line=int(session_line) if session_line and len(session_line) < 20 else None,
+    return LogEntry(  # positional, in the field order of LogEntry: the hot path of a scan
+        message,
+        match["level"].decode("utf-8", errors="replace"),
+        source,
+        line,
+        stream,
+        time.decode() if time else None,
+        None if not user or user == UNKNOWN_BYTES else user.decode("utf-8", errors="replace"),
+        None if not database or database == UNKNOWN_BYTES else database.decode("utf-8", errors="replace"),
+        int(pid) if pid and len(pid) < 20 else None,
+        remote.decode("utf-8", errors="replace") if remote else None,
+        None if not app or app == UNKNOWN_BYTES else app.decode("utf-8", errors="replace"),
+        session_id.decode() if session_id is not None else None,
+        int(session_line) if session_line and len(session_line) < 20 else None,
     )
 
 

@@ -138,7 +138,10 @@ class Judge:
     ) -> Verdict:
         """Decide one statement from all of its records."""
         top = records[0]
-        statement = next((r.statement for r in records if r.statement_logged), "")
+        if len(records) == 1:
+            statement = top.statement if top.statement_logged else ""
+        else:
+            statement = next((r.statement for r in records if r.statement_logged), "")
         if self._service_pattern(user) is not None:
             return Verdict(None, "service-account", top.command, (), statement)
         if len(records) == 1 and part_index is None and statement:

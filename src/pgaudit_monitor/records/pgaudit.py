@@ -26,9 +26,11 @@ class RecordError(ValueError):
     """An AUDIT message whose fields cannot be read."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuditRecord:
-    """One pgAudit record. Ids are per backend: statement_id counts the backend's statements from 1."""
+    """One pgAudit record. Ids are per backend: statement_id counts the backend's statements from 1.
+
+    Treated as immutable; not `frozen` for the hot path's sake (see LogEntry)."""
 
     audit_type: str
     statement_id: int
