@@ -6,13 +6,16 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import only
 from pgaudit_monitor.config import load_settings
-from pgaudit_monitor.entries.background import _worth_a_process, read_entries
+from pgaudit_monitor.entries.background import MIN_BACKGROUND_BYTES, _worth_a_process, read_entries
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, POSTGRES_DEFAULT_PREFIX, compile_prefix
 from pgaudit_monitor.entries.reader import InputError, read_file
@@ -115,3 +118,24 @@ def test_dropping_service_records_unread_drops_exactly_those(workload_logs: Path
         assert kept == [e for e in everything if e not in service_records]
     else:  # csvlog and jsonlog are read whole: the pipeline drops them instead
         assert kept == everything
+
+
+def test_interrupting_a_scan_ends_both_processes_quietly(workload_logs: Path, tmp_path: Path) -> None:
+    # ^C during a scan read by two processes: exit code 130, no traceback from either process, no process left.
+    log = only(workload_logs, ".log").read_bytes()
+    path = tmp_path / "big.log"
+    path.write_bytes(log * (8 * MIN_BACKGROUND_BYTES // len(log)))  # read in a child, for a few seconds
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli", "scan", "--format", "json", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, which a terminal's ^C reaches as a whole
+    )
+    assert scan.stdout is not None
+    scan.stdout.readline()  # the scan is under way: a first detection came out
+    os.killpg(scan.pid, signal.SIGINT)
+    _, stderr = scan.communicate(timeout=60)
+    assert scan.returncode == 130
+    assert b"Traceback" not in stderr, stderr.decode()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(scan.pid, 0)  # nobody left in the group: the reading process ended too

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -87,6 +88,8 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
 
 
 def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> None:
+    # ^C reaches the whole process group: the parent handles it (and ends this process), the child stays quiet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     batch: list[tuple[int, tuple[Any, ...]]] = []
     strings: dict[str, str] = {}
     try:
