@@ -4,6 +4,7 @@ order with the same line numbers, the same malformed entries, the same errors, a
 from __future__ import annotations
 
 import gzip
+import json
 import multiprocessing
 import os
 import signal
@@ -139,3 +140,25 @@ def test_interrupting_a_scan_ends_both_processes_quietly(workload_logs: Path, tm
     assert b"Traceback" not in stderr, stderr.decode()
     with pytest.raises(ProcessLookupError):
         os.killpg(scan.pid, 0)  # nobody left in the group: the reading process ended too
+
+
+def test_several_large_files_print_each_detection_once(workload_logs: Path, tmp_path: Path) -> None:
+    # The real command on two files, each read in its own child: the JSON lines are those of a one-process scan,
+    # none lost and none written twice (a child must not flush a copy of the parent's pending output).
+    log = only(workload_logs, ".log").read_bytes()
+    paths = [tmp_path / "a" / "postgresql.log", tmp_path / "b" / "postgresql.log"]
+    for path in paths:
+        path.parent.mkdir()
+        path.write_bytes(log * (MIN_BACKGROUND_BYTES // len(log) + 1))
+    scan = subprocess.run(
+        [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli", "scan", "--format", "json",
+         "--service-accounts", SERVICE_ACCOUNTS, *map(str, paths)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert scan.returncode == 1, scan.stderr.decode()
+    pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS), report_excluded=False,
+                        background_min_bytes=1 << 40)  # fmt: skip
+    outcomes = [o for path in paths for o in pipeline.scan_file(str(path))] + list(pipeline.finish())
+    expected = [json.dumps(o.to_dict()) for o in outcomes]
+    assert scan.stdout.decode().splitlines() == expected
+    assert len(expected) >= 2 * len(expected_detections()) * (MIN_BACKGROUND_BYTES // len(log))

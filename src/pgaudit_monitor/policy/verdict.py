@@ -171,9 +171,10 @@ class Judge:
         if known is None:
             if len(self._memo) >= self._memo_size:
                 self._memo.clear()
-            known = self._memo[key] = self._judge_records((record,), None, statement)
-        if known.statement is statement:
-            return known
+            verdict = self._judge_records((record,), None, statement)
+            # kept without its text: the cache holds decisions, not the statements of the log
+            self._memo[key] = Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations)
+            return verdict
         return Verdict(known.category, known.rule, known.command, known.relations, statement)
 
     def _judge_records(self, records: Sequence[AuditRecord], part_index: int | None, statement: str) -> Verdict:
