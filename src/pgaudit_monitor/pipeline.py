@@ -51,16 +51,9 @@ class Pipeline:
         if self.assembler.report_excluded:
             return None
         is_service = self.assembler.is_service
-        known: dict[bytes, bool] = {}  # a log has few users and many records: decode and match each user once
 
         def skip(user: bytes) -> bool:
-            try:
-                return known[user]
-            except KeyError:
-                if len(known) > 10_000:
-                    known.clear()
-                answer = known[user] = is_service(user.decode("utf-8", errors="replace"))
-                return answer
+            return is_service(user.decode("utf-8", errors="replace"))
 
         return skip
 

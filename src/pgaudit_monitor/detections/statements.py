@@ -27,7 +27,6 @@ from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_m
 _AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
 _RECEIVED = "connection received:"
 _DISCONNECTED = "disconnection:"
-_MAX_USERS = 10_000
 
 
 @dataclass
@@ -70,7 +69,6 @@ class StatementAssembler:
         self.max_backends = max_backends
         self.service_records_skipped = 0
         self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
-        self._service: dict[str, bool] = {}
 
     def feed(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
         """Take one entry; yield the outcomes it completes, or a Malformed for an unreadable AUDIT record."""
@@ -134,13 +132,8 @@ class StatementAssembler:
             yield from self._complete(backend)
 
     def is_service(self, user: str) -> bool:
-        """Whether `user` is a service account (cached: a log has few users and many records)."""
-        known = self._service.get(user)
-        if known is None:
-            if len(self._service) > _MAX_USERS:
-                self._service.clear()
-            known = self._service[user] = not self.judge.policy.service_accounts.is_human(user)
-        return known
+        """Whether `user` is a service account."""
+        return not self.judge.policy.service_accounts.is_human(user)
 
     def _record(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
         if not self.report_excluded and entry.user is not None and self.is_service(entry.user):

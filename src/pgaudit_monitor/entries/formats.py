@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
@@ -16,7 +15,6 @@ from pgaudit_monitor.entries.prefix import CompiledPrefix
 
 UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
 UNKNOWN_BYTES = UNKNOWN.encode()
-AUDIT_BYTES = b"AUDIT: "
 _EXCERPT = 80
 
 
@@ -48,19 +46,12 @@ def _int(value: Any) -> int | None:
 
 
 def parse_stderr(
-    data: bytes,
-    prefix: CompiledPrefix,
-    *,
-    source: str,
-    line: int,
-    stream: str = "",
-    skip_user: Callable[[bytes], bool] | None = None,
-) -> LogEntry | Malformed | None:
+    data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
+) -> LogEntry | Malformed:
     """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB.
 
-    The prefix is matched on the raw bytes of the first line, so that `skip_user` (given the user's bytes) can drop
-    an audit record of a service account before anything is decoded: None is returned for it. Runs once per audit
-    record of a scan, so it is written for speed (no helper calls per field).
+    The prefix is matched on the raw bytes of the first line, and only the fields it finds are decoded. Runs once
+    per audit record of a scan, so it is written for speed (no helper calls per field).
     """
     match = prefix.head.match(data)
     if match is None:
@@ -68,14 +59,11 @@ def parse_stderr(
         return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
     body = match.end()
     get = match.groupdict().get
-    user = get("user")
-    if skip_user is not None and user and data.startswith(AUDIT_BYTES, body) and skip_user(user):
-        return None
     message = data[body:].decode("utf-8", errors="replace").rstrip("\r\n")
     if "\n\t" in message:
         message = message.replace("\n\t", "\n")
     pid, session_line = get("pid"), get("session_line")
-    database, app, session_id = get("database"), get("application_name"), get("session_id")
+    user, database, app, session_id = get("user"), get("database"), get("application_name"), get("session_id")
     remote = get("remote") or get("remote_host")
     time = get("time")
     return LogEntry(  # positional, in the field order of LogEntry: the hot path of a scan

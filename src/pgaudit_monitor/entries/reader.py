@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import BinaryIO
 
-from pgaudit_monitor.entries.formats import AUDIT_BYTES, parse_csvlog, parse_jsonlog, parse_stderr
+from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -103,7 +103,8 @@ def read_file(
     """Yield the entries of one log file (or `-` for standard input) that contain a needle.
 
     `needles="auto"` takes what the detection pipeline needs for the file's format; None yields every entry.
-    `skip_user` drops, unread, the audit records of users for which it is true (stderr format; see parse_stderr).
+    `skip_user` drops, unread, the audit records of users for which it is true, where the format and the prefix
+    let the splitter see the user before it cuts the entry out (stderr with %u); elsewhere the pipeline drops them.
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """
@@ -133,16 +134,13 @@ def _read_blocks(
     splitter, parse = make_parser(fmt, prefix, chosen, skip_user)
     while block:
         for raw in splitter.feed(block):
-            if (entry := parse(raw.data, source=source, line=raw.line, stream=stream)) is not None:
-                yield entry
+            yield parse(raw.data, source=source, line=raw.line, stream=stream)
         block = handle.read(BLOCK_SIZE)
     for raw in splitter.finish():
-        if (entry := parse(raw.data, source=source, line=raw.line, stream=stream)) is not None:
-            yield entry
+        yield parse(raw.data, source=source, line=raw.line, stream=stream)
 
 
-Parser = Callable[..., LogEntry | Malformed | None]
-"""Parses one raw entry; None means a record dropped unread (a service account's, see `skip_user`)."""
+Parser = Callable[..., LogEntry | Malformed]
 SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
@@ -156,8 +154,8 @@ def make_parser(
     if fmt is LogFormat.CSVLOG:
         return CsvSplitter(needles), parse_csvlog
 
-    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed | None:
-        return parse_stderr(data, prefix, source=source, line=line, stream=stream, skip_user=skip_user)
+    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
+        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
 
     drop = None if skip_user is None or not prefix.has_user else _service_record_dropper(prefix, skip_user)
     return EntrySplitter(needles, continuation=b"\t", drop=drop), parse
@@ -166,8 +164,8 @@ def make_parser(
 def _service_record_dropper(prefix: CompiledPrefix, skip_user: SkipUser) -> Callable[[bytes, int, int], bool]:
     """The splitter's `drop` for stderr: an audit record whose prefix names a user to skip, seen on its first line.
 
-    The same decision parse_stderr takes, taken before the entry is cut out of the block: most of a scan's
-    needle hits can be service accounts' records. Whatever this lets through, parse_stderr still checks.
+    Most of a scan's needle hits can be service accounts' records: skipped here, they are never copied, decoded or
+    parsed. What this lets through (a hit that is not on the entry's first line) the assembler still drops.
     """
     head = prefix.head.match
 
@@ -176,7 +174,7 @@ def _service_record_dropper(prefix: CompiledPrefix, skip_user: SkipUser) -> Call
         return (
             match is not None
             and match.end() == hit + 3  # the needle is this entry's message, not text inside it
-            and buf.startswith(AUDIT_BYTES, hit + 3)
+            and buf.startswith(AUDIT_NEEDLE, hit + 3)
             and skip_user(match["user"])
         )
 
@@ -195,5 +193,5 @@ def read_events(
         data = message.encode("utf-8", errors="surrogateescape")
         if message.lstrip()[:1] == "{":
             yield parse_jsonlog(data, source=source, line=number, stream=stream)
-        elif (entry := parse_stderr(data, prefix, source=source, line=number, stream=stream)) is not None:
-            yield entry
+        else:
+            yield parse_stderr(data, prefix, source=source, line=number, stream=stream)

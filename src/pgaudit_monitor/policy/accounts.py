@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 BUILTIN_SERVICE_ACCOUNTS: tuple[str, ...] = ("rdsadmin",)
 """Aurora's and RDS's own maintenance user: its statements are the platform's, not a person's."""
@@ -20,12 +21,18 @@ class ServiceAccounts:
 
     def matches(self, user: str | None) -> str | None:
         """The pattern that makes `user` a service account, or None when the user is (or may be) a human."""
-        if user is None or user == UNKNOWN_USER:
-            return None
-        for pattern in self.patterns:
-            if fnmatchcase(user, pattern):
-                return pattern
-        return None
+        return _first_match(self.patterns, user)
 
     def is_human(self, user: str | None) -> bool:
-        return self.matches(user) is None
+        return _first_match(self.patterns, user) is None
+
+
+@lru_cache(maxsize=4096)
+def _first_match(patterns: tuple[str, ...], user: str | None) -> str | None:
+    # Cached: a log has few users and every one of its records asks (readers, the assembler and the judge).
+    if user is None or user == UNKNOWN_USER:
+        return None
+    for pattern in patterns:
+        if fnmatchcase(user, pattern):
+            return pattern
+    return None

@@ -66,7 +66,6 @@ class Judge:
     def __init__(self, policy: Policy, analyzer: SqlAnalyzer | None = None, memo_size: int = 8192) -> None:
         self.policy = policy
         self.analyzer = analyzer or SqlAnalyzer()
-        self._service: dict[str | None, str | None] = {}
         # (class, command, object type, object name, statement shape) -> the verdict on a one-record statement
         self._memo: dict[tuple[str, str, str, str, str], Verdict] = {}
         self._memo_size = memo_size
@@ -142,20 +141,11 @@ class Judge:
             statement = top.statement if top.statement_logged else ""
         else:
             statement = next((r.statement for r in records if r.statement_logged), "")
-        if self._service_pattern(user) is not None:
+        if self.policy.service_accounts.matches(user) is not None:
             return Verdict(None, "service-account", top.command, (), statement)
         if len(records) == 1 and part_index is None and statement:
             return self._judge_one(top, statement)
         return self._judge_records(records, part_index, statement)
-
-    def _service_pattern(self, user: str | None) -> str | None:
-        try:
-            return self._service[user]
-        except KeyError:
-            if len(self._service) > self._memo_size:
-                self._service.clear()
-            pattern = self._service[user] = self.policy.service_accounts.matches(user)
-            return pattern
 
     def _judge_one(self, record: AuditRecord, statement: str) -> Verdict:
         """The common statement, one record: decided once per shape (the same statement with other constants).
