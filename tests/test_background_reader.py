@@ -159,6 +159,6 @@ def test_several_large_files_print_each_detection_once(workload_logs: Path, tmp_
     pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS), report_excluded=False,
                         background_min_bytes=1 << 40)  # fmt: skip
     outcomes = [o for path in paths for o in pipeline.scan_file(str(path))] + list(pipeline.finish())
-    expected = [json.dumps(o.to_dict()) for o in outcomes]
-    assert scan.stdout.decode().splitlines() == expected
+    expected = [o.to_dict() for o in outcomes]
+    assert [json.loads(line) for line in scan.stdout.decode().splitlines()] == expected
     assert len(expected) >= 2 * len(expected_detections()) * (MIN_BACKGROUND_BYTES // len(log))

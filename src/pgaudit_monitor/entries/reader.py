@@ -20,10 +20,9 @@ from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
     AUDIT_NEEDLE,
     CONNECTION_NEEDLE,
-    MESSAGES,
+    MESSAGE_HEADS,
     CsvSplitter,
     EntrySplitter,
-    Needles,
 )
 
 BLOCK_SIZE = 4 << 20
@@ -31,12 +30,11 @@ DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
 """Literal needles for readers that want audit records and any connection entry (a superset of what is needed)."""
 AUTO = "auto"
 
-# Where a message starts in each format, then the messages the pipeline reads (splitting.MESSAGES). The literal
-# head is what makes the search fast: the engine skips to it at memory speed.
-PIPELINE_PATTERNS: dict[str, re.Pattern[bytes]] = {
-    "stderr": re.compile(rb":  " + MESSAGES),
-    "csvlog": re.compile(rb',"' + MESSAGES),
-    "jsonlog": re.compile(rb'"message":"' + MESSAGES),
+# Where a message starts in each format, then the messages the pipeline reads (splitting.MESSAGE_HEADS): each
+# literal is searched for on its own, at memory speed, and only entries holding one are cut out.
+_MESSAGE_STARTS = {"stderr": b":  ", "csvlog": b',"', "jsonlog": b'"message":"'}
+PIPELINE_NEEDLES: dict[str, tuple[bytes, ...]] = {
+    fmt: tuple(start + head for head in MESSAGE_HEADS) for fmt, start in _MESSAGE_STARTS.items()
 }
 
 
@@ -61,14 +59,14 @@ def sniff_format(head: bytes) -> LogFormat:
     return LogFormat.STDERR
 
 
-def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> re.Pattern[bytes]:
+def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> tuple[bytes, ...]:
     """The pattern that finds, in one pass, every entry the detection pipeline reads in this format.
 
     Audit records, and the connection entries: `connection authorized` names a backend's user where the prefix
     does not, `connection received` starts a new backend on a reused pid, `disconnection` completes a backend's
     last statement at once and frees its state (memory stays flat on a log of any size).
     """
-    return PIPELINE_PATTERNS[fmt.value]
+    return PIPELINE_NEEDLES[fmt.value]
 
 
 class InputError(OSError):
@@ -96,7 +94,7 @@ def read_file(
     path: str,
     prefix: CompiledPrefix,
     *,
-    needles: Needles | str = AUTO,
+    needles: tuple[bytes, ...] | str | None = AUTO,
     stream: str | None = None,
     skip_user: SkipUser | None = None,
 ) -> Iterator[LogEntry | Malformed]:
@@ -123,7 +121,7 @@ def read_file(
 def _read_blocks(
     handle: BinaryIO,
     prefix: CompiledPrefix,
-    needles: Needles | str,
+    needles: tuple[bytes, ...] | str | None,
     source: str,
     stream: str,
     skip_user: SkipUser | None,
@@ -146,7 +144,10 @@ SkipUser = Callable[[bytes], bool]
 
 
 def make_parser(
-    fmt: LogFormat, prefix: CompiledPrefix, needles: Needles = DEFAULT_NEEDLES, skip_user: SkipUser | None = None
+    fmt: LogFormat,
+    prefix: CompiledPrefix,
+    needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES,
+    skip_user: SkipUser | None = None,
 ) -> tuple[EntrySplitter | CsvSplitter, Parser]:
     """The splitter and the entry parser for one format, for readers that feed bytes themselves."""
     if fmt is LogFormat.JSONLOG:
@@ -166,17 +167,22 @@ def _service_record_dropper(prefix: CompiledPrefix, skip_user: SkipUser) -> Call
 
     Most of a scan's needle hits can be service accounts' records: skipped here, they are never copied, decoded or
     parsed. What this lets through (a hit that is not on the entry's first line) the assembler still drops.
+    A log has few users: the answer for each one's bytes is kept (up to 4,096 users, then asked again).
     """
     head = prefix.head.match
+    known: dict[bytes, bool] = {}
 
     def drop(buf: bytes, start: int, hit: int) -> bool:
         match = head(buf, start)
-        return (
-            match is not None
-            and match.end() == hit + 3  # the needle is this entry's message, not text inside it
-            and buf.startswith(AUDIT_NEEDLE, hit + 3)
-            and skip_user(match["user"])
-        )
+        if match is None or match.end() != hit + 3 or not buf.startswith(AUDIT_NEEDLE, hit + 3):
+            return False  # the needle is not this entry's message (text inside it), or not an audit record
+        user = match["user"]
+        skip = known.get(user)
+        if skip is None:
+            if len(known) >= 4096:
+                known.clear()
+            skip = known[user] = skip_user(user)
+        return skip
 
     return drop
 

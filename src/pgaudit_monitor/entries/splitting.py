@@ -19,9 +19,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import stringzilla
+
 AUDIT_NEEDLE = b"AUDIT: "
 CONNECTION_NEEDLE = b"connection"
-MESSAGES = rb"(?:AUDIT: |connection received: |connection authorized: |disconnection: )"
+MESSAGE_HEADS: tuple[bytes, ...] = (
+    b"AUDIT: ",
+    b"connection received: ",
+    b"connection authorized: ",
+    b"disconnection: ",
+)
 """The messages the pipeline reads: audit records, and the connection entries that start a backend, name its
 user, and end it (which completes its last statement and frees its state)."""
 
@@ -29,6 +36,12 @@ Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
 Drop = Callable[[bytes, int, int], bool]
 """Given a block, the start of an entry's first line and where a needle matched on it: True to skip the entry
 before it is cut out (readers drop service accounts' records this way; see reader.make_parser)."""
+
+# Byte search and newline counting with SIMD: over a large log they are most of the bytes' cost, and the
+# interpreter's own loops run them at a quarter of the speed (docs/benchmarks.md).
+_find = stringzilla.find
+_count = stringzilla.count
+_NOWHERE = 1 << 62  # "no further match" for a needle, larger than any offset
 
 
 def compile_needles(needles: Needles) -> re.Pattern[bytes] | None:
@@ -47,56 +60,83 @@ class RawEntry:
 
 
 class EntrySplitter:
-    """Cut whole entries in which `needles` (literal byte strings, or a compiled pattern) match.
+    """Cut whole entries in which one of `needles` (literal byte strings) occurs.
 
     `continuation` is the byte that marks a continuation line (TAB for stderr), or None when every line is an
     entry (jsonlog). With `needles=None` every entry is handed on.
     """
 
-    def __init__(self, needles: Needles, continuation: bytes | None, drop: Drop | None = None) -> None:
-        self._pattern = compile_needles(needles)
+    def __init__(self, needles: tuple[bytes, ...] | None, continuation: bytes | None, drop: Drop | None = None) -> None:
+        if needles is not None and (isinstance(needles, re.Pattern) or not all(needles)):
+            raise ValueError("EntrySplitter takes non-empty literal needles")
+        self._needles = needles
         self._drop = drop
         self._continuation = continuation
         self._buffer = b""
         self._line = 1  # line number of the first byte of the buffer
 
     def feed(self, data: bytes) -> Iterator[RawEntry]:
-        """Take more bytes; yield the entries now known to be complete."""
-        buf = self._buffer + data if self._buffer else data
-        self._buffer = buf
-        end = self._complete_end(buf)
-        if end:
-            yield from self._cut(end)
+        """Take more bytes; yield the entries now known to be complete.
+
+        The block itself is never copied: only the entry held back from the last block is joined with the
+        start of this one, up to where this one starts a new entry.
+        """
+        begin = 0
+        if self._buffer:
+            begin = self._first_start(data)
+            if begin < 0:  # the held-back entry goes on through the whole block
+                self._buffer += data
+                return
+            head, self._buffer = self._buffer + data[:begin], b""
+            yield from self._cut(head, 0, len(head))
+        end = self._complete_end(data, begin)
+        if end > begin:
+            yield from self._cut(data, begin, end)
+        self._buffer = data[end:]
 
     def finish(self) -> Iterator[RawEntry]:
         """End of input: the last entry is complete even without a newline after it."""
         if self._buffer:
-            yield from self._cut(len(self._buffer))
+            buf, self._buffer = self._buffer, b""
+            yield from self._cut(buf, 0, len(buf))
 
     @property
     def pending(self) -> int:
         """Bytes held back because the entry they belong to may not be complete yet."""
         return len(self._buffer)
 
-    def _complete_end(self, buf: bytes) -> int:
-        """Offset just past the last complete entry in `buf` (0 if none is known complete)."""
-        nl = buf.rfind(b"\n")
-        while nl != -1:
-            if nl + 1 < len(buf):
-                if self._continuation is None or buf[nl + 1 : nl + 2] != self._continuation:
-                    return nl + 1
-            elif self._continuation is None:
-                return nl + 1
-            nl = buf.rfind(b"\n", 0, nl)
-        return 0
+    def _starts_entry(self, buf: bytes, pos: int) -> bool:
+        """Whether a new entry starts at `pos`, just after a newline (False when the byte there is unknown)."""
+        if self._continuation is None:
+            return True
+        return pos < len(buf) and buf[pos : pos + 1] != self._continuation
 
-    def _cut(self, end: int) -> Iterator[RawEntry]:
-        buf = self._buffer
-        self._buffer = buf[end:]
-        if self._pattern is None:
-            yield from self._all_entries(buf, end)
+    def _first_start(self, data: bytes) -> int:
+        """Where `data` first starts an entry after the held-back buffer, or -1 if it does not (yet)."""
+        if self._buffer.endswith(b"\n") and data and self._starts_entry(data, 0):
+            return 0
+        nl = data.find(b"\n")
+        while nl != -1:
+            if self._starts_entry(data, nl + 1):
+                return nl + 1
+            nl = data.find(b"\n", nl + 1)
+        return -1
+
+    def _complete_end(self, buf: bytes, begin: int) -> int:
+        """Offset just past the last complete entry in buf[begin:] (`begin` if none is known complete)."""
+        nl = buf.rfind(b"\n", begin)
+        while nl != -1:
+            if self._starts_entry(buf, nl + 1):
+                return nl + 1
+            nl = buf.rfind(b"\n", begin, nl)
+        return begin
+
+    def _cut(self, buf: bytes, begin: int, end: int) -> Iterator[RawEntry]:
+        """The entries of buf[begin:end], which holds whole entries; the line count moves to `end`."""
+        if self._needles is None:
+            yield from self._all_entries(buf, begin, end)
         else:
-            yield from self._matching_entries(buf, end)
+            yield from self._matching_entries(buf, begin, end, self._needles)
 
     def _entry_end(self, buf: bytes, start: int, end: int) -> int:
         nl = buf.find(b"\n", start, end)
@@ -110,38 +150,46 @@ class EntrySplitter:
             start = buf.rfind(b"\n", 0, start - 1) + 1
         return start
 
-    def _all_entries(self, buf: bytes, end: int) -> Iterator[RawEntry]:
-        start = 0
+    def _all_entries(self, buf: bytes, begin: int, end: int) -> Iterator[RawEntry]:
+        start = begin
         while start < end:
             stop = self._entry_end(buf, start, end)
             yield RawEntry(buf[start:stop], self._line)
             self._line += buf.count(b"\n", start, stop)
             start = stop
 
-    def _matching_entries(self, buf: bytes, end: int) -> Iterator[RawEntry]:
-        # The hot loop of a scan: one pattern search per matching entry, newlines counted once, no per-line work.
-        search = self._pattern.search  # type: ignore[union-attr]
-        rfind, find, count = buf.rfind, buf.find, buf.count
+    def _matching_entries(self, buf: bytes, begin: int, end: int, needles: tuple[bytes, ...]) -> Iterator[RawEntry]:
+        # The hot loop of a scan: one SIMD search per needle hit, newlines counted once, no per-line work.
+        # `nexts` holds each needle's next occurrence; the nearest is the next hit.
+        find, count, rfind = _find, _count, buf.rfind
         continuation = self._continuation
         drop = self._drop
-        counted_to = 0
-        match = search(buf, 0, end)
-        while match is not None:
-            hit = match.start()
-            start = rfind(b"\n", 0, hit) + 1
+        nexts = [p if (p := find(buf, n, begin, end)) >= 0 else _NOWHERE for n in needles]
+        one = len(nexts) == 1
+        counted_to = begin
+        while (hit := nexts[0] if one else min(nexts)) < end:
+            start = rfind(b"\n", begin, hit) + 1 or begin
             if continuation is not None and buf[start : start + 1] == continuation:
-                start = self._entry_start(buf, hit)
+                start = max(self._entry_start(buf, hit), begin)
             elif drop is not None and drop(buf, start, hit):
-                match = search(buf, hit + 1, end)
+                self._advance(buf, needles, nexts, hit + 1, end)
                 continue
-            stop = find(b"\n", hit, end) + 1 or end
+            stop = find(buf, b"\n", hit, end) + 1 or end
             if continuation is not None and buf[stop : stop + 1] == continuation:
                 stop = self._entry_end(buf, hit, end)
-            self._line += count(b"\n", counted_to, start)
+            self._line += count(buf, b"\n", counted_to, start)
             counted_to = start
             yield RawEntry(buf[start:stop], self._line)
-            match = search(buf, stop, end)
-        self._line += count(b"\n", counted_to, end)
+            self._advance(buf, needles, nexts, stop, end)
+        self._line += count(buf, b"\n", counted_to, end)
+
+    @staticmethod
+    def _advance(buf: bytes, needles: tuple[bytes, ...], nexts: list[int], pos: int, end: int) -> None:
+        """Move every needle whose next occurrence lies before `pos` to its first occurrence from `pos` on."""
+        for i, at in enumerate(nexts):
+            if at < pos:
+                found = _find(buf, needles[i], pos, end)
+                nexts[i] = found if found >= 0 else _NOWHERE
 
 
 class CsvSplitter:

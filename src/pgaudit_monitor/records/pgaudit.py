@@ -68,24 +68,26 @@ def parse_record(message: str) -> AuditRecord:
     """Parse an `AUDIT: ...` message. Raises RecordError when it is one but its fields cannot be read."""
     if not message.startswith(AUDIT_MARKER):
         raise RecordError("not a pgAudit record")
+    if '"' not in message:  # no quoted field: a split on commas is exact, and the pattern would find the same
+        return _parse_fields(message[len(AUDIT_MARKER) :])
     match = _RECORD.match(message, len(AUDIT_MARKER))
-    if match is not None:  # every well-formed record: one C-level match instead of the csv module
-        audit_type, statement_id, substatement_id, audit_class, command, object_type, name, text, param, rows = (
-            match.groups()
-        )
-        return AuditRecord(
-            audit_type=audit_type,
-            statement_id=int(statement_id),
-            substatement_id=int(substatement_id),
-            audit_class=audit_class,
-            command=command,
-            object_type=object_type,
-            object_name=_unquote(name),
-            statement=_unquote(text),
-            parameter=_unquote(param),
-            rows=None if rows is None else _unquote(rows),
-        )
-    return _parse_fields(message[len(AUDIT_MARKER) :])
+    if match is None:  # the general reader says what is wrong
+        return _parse_fields(message[len(AUDIT_MARKER) :])
+    audit_type, statement_id, substatement_id, audit_class, command, object_type, name, text, param, rows = (
+        match.groups()
+    )
+    return AuditRecord(  # positional, in field order: once per people's record of a scan
+        audit_type,
+        int(statement_id),
+        int(substatement_id),
+        audit_class,
+        command,
+        object_type,
+        _unquote(name),
+        text[1:-1].replace('""', '"') if text[:1] == '"' else text,
+        _unquote(param),
+        None if rows is None else _unquote(rows),
+    )
 
 
 def _parse_fields(payload: str) -> AuditRecord:
@@ -108,14 +110,14 @@ def _parse_fields(payload: str) -> AuditRecord:
     except ValueError as exc:
         raise RecordError(f"statement ids are not numbers: {fields[1]!r},{fields[2]!r}") from exc
     return AuditRecord(
-        audit_type=audit_type,
-        statement_id=statement_id,
-        substatement_id=substatement_id,
-        audit_class=fields[3],
-        command=fields[4],
-        object_type=fields[5],
-        object_name=fields[6],
-        statement=fields[7],
-        parameter=fields[8],
-        rows=fields[9] if len(fields) > _FIXED_FIELDS else None,
+        audit_type,
+        statement_id,
+        substatement_id,
+        fields[3],
+        fields[4],
+        fields[5],
+        fields[6],
+        fields[7],
+        fields[8],
+        fields[9] if len(fields) > _FIXED_FIELDS else None,
     )
