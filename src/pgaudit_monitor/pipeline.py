@@ -30,11 +30,12 @@ class Pipeline:
 
     def feed(self, entries: Iterable[LogEntry | Malformed]) -> Iterator[Outcome | Malformed]:
         """Outcomes of the statements these entries complete (more may follow until `finish`)."""
+        feed = self.assembler.feed
         for entry in entries:
-            if isinstance(entry, Malformed):
+            if type(entry) is Malformed:
                 yield entry
-            else:
-                yield from self.assembler.feed(entry)
+            elif done := feed(entry):
+                yield from done
 
     def finish(self) -> Iterator[Outcome]:
         """The statements still open at the end of the input."""

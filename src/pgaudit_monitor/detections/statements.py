@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import LogEntry, Malformed
@@ -70,16 +71,23 @@ class StatementAssembler:
         self.service_records_skipped = 0
         self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
 
-    def feed(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
-        """Take one entry; yield the outcomes it completes, or a Malformed for an unreadable AUDIT record."""
+    def feed(self, entry: LogEntry) -> list[Outcome | Malformed]:
+        """Take one entry; the outcomes it completes, or a Malformed for an unreadable AUDIT record.
+
+        A list, most often empty: called once per entry of a scan, where a generator would cost more than the rest.
+        """
+        done: list[Outcome | Malformed] = []
         message = entry.message
         if is_audit_message(message):
-            yield from self._record(entry)
+            self._record(entry, done)
         elif message.startswith(_RECEIVED) or message.startswith(_DISCONNECTED):
-            yield from self._end_backend(entry)
+            backend = self._backends.pop(self._key(entry), None)
+            if backend is not None:
+                self._complete(backend, done)
         elif (match := _AUTHORIZED.match(message)) is not None:
             backend = self._backend(entry)
             backend.user, backend.database = match.group("user"), match.group("database")
+        return done
 
     def complete_idle(self, idle_seconds: float, now: float | None = None) -> Iterator[Outcome]:
         """Judge the open statements that got no record for `idle_seconds` (monotonic clock).
@@ -89,9 +97,11 @@ class StatementAssembler:
         still come later for a statement already reported are not counted again.
         """
         now = time.monotonic() if now is None else now
+        done: list[Outcome] = []
         for backend in list(self._backends.values()):
             if backend.open is not None and now - backend.open.touched >= idle_seconds:
-                yield from self._complete(backend)
+                self._complete(backend, done)
+        yield from done
 
     def open_entries(self) -> Iterator[LogEntry]:
         """The first entry of each statement still open.
@@ -106,9 +116,9 @@ class StatementAssembler:
     def flush(self) -> Iterator[Outcome]:
         """End of input: judge every statement still open."""
         for key in list(self._backends):
-            backend = self._backends.pop(key)
-            if backend.open is not None:
-                yield from self._complete(backend)
+            done: list[Outcome] = []
+            self._complete(self._backends.pop(key), done)
+            yield from done
 
     # ------------------------------------------------------------------------------------------------------
     @staticmethod
@@ -126,16 +136,11 @@ class StatementAssembler:
             self._backends.move_to_end(key)
         return backend
 
-    def _end_backend(self, entry: LogEntry) -> Iterator[Outcome]:
-        backend = self._backends.pop(self._key(entry), None)
-        if backend is not None and backend.open is not None:
-            yield from self._complete(backend)
-
     def is_service(self, user: str) -> bool:
         """Whether `user` is a service account."""
         return not self.judge.policy.service_accounts.is_human(user)
 
-    def _record(self, entry: LogEntry) -> Iterator[Outcome | Malformed]:
+    def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
         if not self.report_excluded and entry.user is not None and self.is_service(entry.user):
             self.service_records_skipped += 1  # before any backend state: what readers that drop them unread do
             return
@@ -143,17 +148,17 @@ class StatementAssembler:
         identity = (entry.user, entry.database)
         if entry.session_id is None and entry.user is not None and backend.prefix_identity != identity:
             if backend.prefix_identity != (None, None):  # another role or database on this pid: a new backend
-                yield from self._complete(backend)
+                self._complete(backend, done)
                 backend = self._backends[self._key(entry)] = _Backend()
             backend.prefix_identity = identity
         user = entry.user or backend.user or UNKNOWN_USER
-        if not self.report_excluded and self.is_service(user):
+        if not self.report_excluded and user is not entry.user and self.is_service(user):
             self.service_records_skipped += 1
             return
         try:
             record = parse_record(entry.message)
         except RecordError as exc:
-            yield Malformed(entry.source, entry.line, str(exc), entry.message[:80])
+            done.append(Malformed(entry.source, entry.line, str(exc), entry.message[:80]))
             return
         current = backend.open
         if current is not None and self._continues(current, record):
@@ -161,12 +166,12 @@ class StatementAssembler:
             current.touched = time.monotonic()
             return
         if current is not None:
-            yield from self._complete(backend)
+            self._complete(backend, done)
         if record.substatement_id > 1 and record.statement_id == backend.last_done and backend.last_done_detected:
             return  # late records of a statement already reported: counted once
         backend.open = _OpenStatement(entry, user, [record], self._part(backend, record), time.monotonic())
         if len(self._backends) > self.max_backends:
-            yield from self._evict()
+            self._evict(done)
 
     @staticmethod
     def _continues(current: _OpenStatement, record: AuditRecord) -> bool:
@@ -191,7 +196,8 @@ class StatementAssembler:
         backend.last_text, backend.last_part = text, (index if index is not None else backend.last_part)
         return index
 
-    def _complete(self, backend: _Backend) -> Iterator[Outcome]:
+    def _complete(self, backend: _Backend, done: list[Any]) -> None:
+        """Judge the backend's open statement, if it has one; its outcome goes to `done`."""
         current = backend.open
         if current is None:
             return
@@ -201,22 +207,24 @@ class StatementAssembler:
         if not verdict.detected and not self.report_excluded:
             return
         entry = current.first
-        yield Outcome(
-            verdict=verdict,
-            time=entry.time,
-            user=current.user,
-            database=entry.database or backend.database,
-            client=entry.remote,
-            application_name=entry.application_name,
-            pid=entry.pid,
-            session_id=entry.session_id,
-            statement_id=current.statement_id,
-            source=entry.source,
-            line=entry.line,
-            stream=entry.stream,
+        done.append(
+            Outcome(
+                verdict=verdict,
+                time=entry.time,
+                user=current.user,
+                database=entry.database or backend.database,
+                client=entry.remote,
+                application_name=entry.application_name,
+                pid=entry.pid,
+                session_id=entry.session_id,
+                statement_id=current.statement_id,
+                source=entry.source,
+                line=entry.line,
+                stream=entry.stream,
+            )
         )
 
-    def _evict(self) -> Iterator[Outcome]:
+    def _evict(self, done: list[Outcome | Malformed]) -> None:
         while len(self._backends) > self.max_backends:
             _, backend = self._backends.popitem(last=False)
-            yield from self._complete(backend)
+            self._complete(backend, done)

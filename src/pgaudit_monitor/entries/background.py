@@ -23,15 +23,13 @@ from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.reader import STDIN, InputError, SkipUser, read_file
+from pgaudit_monitor.entries.reader import STDIN, InputError, SkipUser, read_fields, read_file
 
 MIN_BACKGROUND_BYTES = 32 << 20
 """Below this size a second process costs more than it saves."""
 BATCH = 2048
 """Entries per message from the child: large enough that pickling is cheap per entry, small enough to overlap."""
 
-_ENTRY, _MALFORMED = 0, 1
-_MAX_STRINGS = 4096
 _DONE, _FAILED = "done", "failed"
 
 
@@ -74,12 +72,13 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
                 message = receiver.recv()
             except EOFError:
                 raise InputError(f"{path}: the reading process ended unexpectedly") from None
-            if message[0] == _DONE:
+            if type(message) is list:  # a batch: each item an entry's fields, or a Malformed
+                for item in message:
+                    yield LogEntry(*item) if type(item) is tuple else item
+            elif message[0] == _DONE:
                 return
-            if message[0] == _FAILED:
+            else:  # _FAILED
                 raise InputError(message[1])
-            for kind, fields in message:
-                yield LogEntry(*fields) if kind == _ENTRY else Malformed(*fields)
     finally:
         receiver.close()
         if child.is_alive():  # the consumer stopped early (an error, ^C): the child has nothing left to do
@@ -90,14 +89,10 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
 def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> None:
     # ^C reaches the whole process group: the parent handles it (and ends this process), the child stays quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    batch: list[tuple[int, tuple[Any, ...]]] = []
-    strings: dict[str, str] = {}
+    batch: list[tuple[Any, ...] | Malformed] = []
     try:
-        for item in read_file(path, prefix, skip_user=skip_user):
-            if isinstance(item, Malformed):
-                batch.append((_MALFORMED, _malformed_fields(item)))
-            else:
-                batch.append((_ENTRY, _fields(item, strings)))
+        for item in read_fields(path, prefix, skip_user=skip_user):
+            batch.append(item)
             if len(batch) >= BATCH:
                 sender.send(batch)
                 batch = []
@@ -110,41 +105,3 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
         pass  # the parent stopped reading
     finally:
         sender.close()
-
-
-def _fields(entry: LogEntry, strings: dict[str, str]) -> tuple[Any, ...]:
-    """A LogEntry as the tuple of its fields in declaration order: pickles several times faster than the object.
-
-    The fields that repeat from entry to entry (time, user, database, client...) are made one object per value
-    through `strings`: pickle then writes each value once per batch, and the parent rebuilds it once.
-    """
-
-    def same(value: str | None) -> str | None:
-        if value is None:
-            return None
-        known = strings.get(value)
-        if known is None:
-            if len(strings) >= _MAX_STRINGS:
-                strings.clear()
-            known = strings[value] = value
-        return known
-
-    return (
-        entry.message,
-        same(entry.level),
-        entry.source,
-        entry.line,
-        entry.stream,
-        same(entry.time),
-        same(entry.user),
-        same(entry.database),
-        entry.pid,
-        same(entry.remote),
-        same(entry.application_name),
-        same(entry.session_id),
-        entry.session_line,
-    )
-
-
-def _malformed_fields(item: Malformed) -> tuple[Any, ...]:
-    return (item.source, item.line, item.reason, item.excerpt)

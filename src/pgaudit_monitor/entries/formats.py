@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from functools import lru_cache
 from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
@@ -48,27 +50,52 @@ def _int(value: Any) -> int | None:
 def parse_stderr(
     data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
 ) -> LogEntry | Malformed:
-    """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB.
+    """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB."""
+    fields = stderr_fields(data, prefix, source=source, line=line, stream=stream)
+    return fields if isinstance(fields, Malformed) else LogEntry(*fields)
+
+
+@lru_cache(maxsize=32)
+def _field_groups(head: re.Pattern[bytes]) -> tuple[int, ...]:
+    """The group number in `head` of each field stderr_fields reads (see _STDERR_FIELDS), -1 where it has none."""
+    return tuple(head.groupindex.get(name, 0) - 1 for name in _STDERR_FIELDS)
+
+
+_STDERR_FIELDS = ("level", "time", "user", "database", "pid", "remote", "remote_host", "application_name")
+_STDERR_FIELDS += ("session_id", "session_line")
+
+
+def stderr_fields(
+    data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
+) -> tuple[Any, ...] | Malformed:
+    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed.
 
     The prefix is matched on the raw bytes of the first line, and only the fields it finds are decoded. Runs once
-    per audit record of a scan, so it is written for speed (no helper calls per field).
+    per audit record of a scan, so it is written for speed: positional groups, no helper calls per field, and a
+    tuple (what the background reader sends between processes) rather than an object.
     """
     match = prefix.head.match(data)
     if match is None:
         excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
         return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
-    body = match.end()
-    get = match.groupdict().get
-    message = data[body:].decode("utf-8", errors="replace").rstrip("\r\n")
+    message = data[match.end() :].decode("utf-8", errors="replace").rstrip("\r\n")
     if "\n\t" in message:
         message = message.replace("\n\t", "\n")
-    pid, session_line = get("pid"), get("session_line")
-    user, database, app, session_id = get("user"), get("database"), get("application_name"), get("session_id")
-    remote = get("remote") or get("remote_host")
-    time = get("time")
-    return LogEntry(  # positional, in the field order of LogEntry: the hot path of a scan
+    g = match.groups()
+    i_level, i_time, i_user, i_db, i_pid, i_remote, i_host, i_app, i_session, i_session_line = _field_groups(
+        prefix.head
+    )
+    time = g[i_time] if i_time >= 0 else None
+    user = g[i_user] if i_user >= 0 else None
+    database = g[i_db] if i_db >= 0 else None
+    pid = g[i_pid] if i_pid >= 0 else None
+    remote = (g[i_remote] if i_remote >= 0 else None) or (g[i_host] if i_host >= 0 else None)
+    app = g[i_app] if i_app >= 0 else None
+    session_id = g[i_session] if i_session >= 0 else None
+    session_line = g[i_session_line] if i_session_line >= 0 else None
+    return (
         message,
-        match["level"].decode("utf-8", errors="replace"),
+        g[i_level].decode("utf-8", errors="replace"),
         source,
         line,
         stream,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -29,6 +30,25 @@ class LogEntry:
     application_name: str | None = None
     session_id: str | None = None
     session_line: int | None = None
+
+    def fields(self) -> tuple[Any, ...]:
+        """The fields in declaration order: `LogEntry(*entry.fields())` is the same entry. A tuple pickles several
+        times faster than the object, which is how the background reader hands entries between processes."""
+        return (
+            self.message,
+            self.level,
+            self.source,
+            self.line,
+            self.stream,
+            self.time,
+            self.user,
+            self.database,
+            self.pid,
+            self.remote,
+            self.application_name,
+            self.session_id,
+            self.session_line,
+        )
 
 
 @dataclass(frozen=True, slots=True)

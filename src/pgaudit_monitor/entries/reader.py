@@ -12,9 +12,9 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
+from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr, stderr_fields
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -106,11 +106,33 @@ def read_file(
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """
+    yield from _read_file(path, prefix, needles, stream, skip_user, as_fields=False)
+
+
+def read_fields(
+    path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None
+) -> Iterator[tuple[Any, ...] | Malformed]:
+    """What read_file yields with the pipeline's needles, each entry as the tuple of its fields (`LogEntry.fields()`).
+
+    For the background reader, which sends entries to another process: it never builds the objects.
+    """
+    yield from _read_file(path, prefix, AUTO, None, skip_user, as_fields=True)
+
+
+def _read_file(
+    path: str,
+    prefix: CompiledPrefix,
+    needles: tuple[bytes, ...] | str | None,
+    stream: str | None,
+    skip_user: SkipUser | None,
+    *,
+    as_fields: bool,
+) -> Iterator[Any]:
     source = "<stdin>" if path == STDIN else path
     stream = default_stream(path) if stream is None else stream
     handle = _open(path)
     try:
-        yield from _read_blocks(handle, prefix, needles, source, stream, skip_user)
+        yield from _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{source}: read failed: {exc}") from exc
     finally:
@@ -125,11 +147,12 @@ def _read_blocks(
     source: str,
     stream: str,
     skip_user: SkipUser | None,
-) -> Iterator[LogEntry | Malformed]:
+    as_fields: bool,
+) -> Iterator[Any]:
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
     chosen = needles_for(fmt, prefix) if isinstance(needles, str) else needles
-    splitter, parse = make_parser(fmt, prefix, chosen, skip_user)
+    splitter, parse = make_parser(fmt, prefix, chosen, skip_user, as_fields=as_fields)
     while block:
         for raw in splitter.feed(block):
             yield parse(raw.data, source=source, line=raw.line, stream=stream)
@@ -138,7 +161,8 @@ def _read_blocks(
         yield parse(raw.data, source=source, line=raw.line, stream=stream)
 
 
-Parser = Callable[..., LogEntry | Malformed]
+Parser = Callable[..., Any]
+"""An entry parser: (data, *, source, line, stream) to a LogEntry (or its fields' tuple) or a Malformed."""
 SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
@@ -148,18 +172,32 @@ def make_parser(
     prefix: CompiledPrefix,
     needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES,
     skip_user: SkipUser | None = None,
+    *,
+    as_fields: bool = False,
 ) -> tuple[EntrySplitter | CsvSplitter, Parser]:
-    """The splitter and the entry parser for one format, for readers that feed bytes themselves."""
-    if fmt is LogFormat.JSONLOG:
-        return EntrySplitter(needles, continuation=None), parse_jsonlog
-    if fmt is LogFormat.CSVLOG:
-        return CsvSplitter(needles), parse_csvlog
+    """The splitter and the entry parser for one format, for readers that feed bytes themselves.
 
-    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
-        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
+    With `as_fields` the parser returns the tuple of an entry's fields (`LogEntry.fields()`) instead of the entry.
+    """
+    if fmt is LogFormat.JSONLOG:
+        return EntrySplitter(needles, continuation=None), _fields_of(parse_jsonlog) if as_fields else parse_jsonlog
+    if fmt is LogFormat.CSVLOG:
+        return CsvSplitter(needles), _fields_of(parse_csvlog) if as_fields else parse_csvlog
+    entry_parser = stderr_fields if as_fields else parse_stderr
+
+    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> Any:
+        return entry_parser(data, prefix, source=source, line=line, stream=stream)
 
     drop = None if skip_user is None or not prefix.has_user else _service_record_dropper(prefix, skip_user)
     return EntrySplitter(needles, continuation=b"\t", drop=drop), parse
+
+
+def _fields_of(parse: Parser) -> Parser:
+    def parse_fields(data: bytes, *, source: str, line: int, stream: str = "") -> Any:
+        entry = parse(data, source=source, line=line, stream=stream)
+        return entry if isinstance(entry, Malformed) else entry.fields()
+
+    return parse_fields
 
 
 def _service_record_dropper(prefix: CompiledPrefix, skip_user: SkipUser) -> Callable[[bytes, int, int], bool]:

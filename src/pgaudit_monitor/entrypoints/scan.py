@@ -58,15 +58,20 @@ def run(args: argparse.Namespace) -> int:
     report = ScanReport("scan", as_json=args.format == "json", explain=args.explain, out=sys.stdout, err=sys.stderr)
     files = args.files or [STDIN]
     unreadable = 0
-    for path in files:
-        try:
-            for item in pipeline.scan_file(path):
-                report.take(item)
-        except InputError as exc:
-            unreadable += 1
-            print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
-    for item in pipeline.finish():
-        report.take(item)
+    try:
+        for path in files:
+            try:
+                for item in pipeline.scan_file(path):
+                    report.take(item)
+                    if path == STDIN:  # perhaps a live stream: each detection as soon as it is known
+                        report.flush()
+            except InputError as exc:
+                unreadable += 1
+                print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
+        for item in pipeline.finish():
+            report.take(item)
+    finally:
+        report.flush()  # what was found before an interruption is not lost
     if unreadable < len(files):  # an empty table would say "nothing found" about logs nobody read
         report.finish()
     if unreadable:

@@ -88,5 +88,7 @@ def run(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as exc:
         print(f"{name}: {args.log_group}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        report.flush()  # the detections found before an error are printed all the same
     report.finish()
     return EXIT_FOUND if report.found else EXIT_OK
