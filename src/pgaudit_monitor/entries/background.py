@@ -71,7 +71,7 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
             try:
                 message = receiver.recv()
             except EOFError:
-                raise InputError(f"{path}: the reading process ended unexpectedly") from None
+                raise InputError(f"{path}: the reading process ended unexpectedly ({_how_it_ended(child)})") from None
             if type(message) is list:  # a batch: each item an entry's fields, or a Malformed
                 for item in message:
                     yield LogEntry(*item) if type(item) is tuple else item
@@ -84,6 +84,18 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
         if child.is_alive():  # the consumer stopped early (an error, ^C): the child has nothing left to do
             child.terminate()
         child.join()
+
+
+def _how_it_ended(child: Any) -> str:
+    child.join(5)
+    code = child.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}"
+    return f"exit status {code}"
 
 
 def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> None:

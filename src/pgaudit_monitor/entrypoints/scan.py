@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
         return EXIT_USAGE
     pipeline = Pipeline(settings, report_excluded=args.explain)
+    # Everything built so far (modules, the parser, the policy) lives as long as the process: the collector need
+    # not walk it again and again while a large log is read.
+    gc.freeze()
     report = ScanReport("scan", as_json=args.format == "json", explain=args.explain, out=sys.stdout, err=sys.stderr)
     files = args.files or [STDIN]
     unreadable = 0

@@ -13,12 +13,12 @@ would share one.)
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pglast import parser as pg_parser
 
 # Severity order when one statement does several things (a SELECT whose CTE deletes is a DELETE).
@@ -214,10 +214,10 @@ class SqlAnalyzer:
                 own = text.strip().rstrip(";").rstrip()
                 again = ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag)
                 return shape, (again,)
-            tree = json.loads(pg_parser.parse_sql_json(text))
+            tree = orjson.loads(pg_parser.parse_sql_json(text))
         except (pg_parser.ParseError, ValueError, RecursionError):
-            # Not SQL PostgreSQL's grammar accepts, or nested deeper than Python's JSON reader goes: the caller
-            # treats it as unreadable, which fails closed.
+            # Not SQL PostgreSQL's grammar accepts, or nested deeper than the JSON reader goes (orjson's limit is
+            # 1,024 levels, a ValueError): the caller treats it as unreadable, which fails closed.
             return None, None
         statements = tuple(self._split(tree.get("stmts", []), text))
         if len(statements) != 1:  # texts of multi-statement strings are slices: not reusable across constants
