@@ -46,7 +46,8 @@ class AuditRecord:
     @property
     def statement_logged(self) -> bool:
         """False when pgAudit left the text out (log_statement_once) or it was empty."""
-        return bool(self.statement.strip()) and self.statement != PREVIOUSLY_LOGGED
+        text = self.statement  # (`not text.isspace()` is `text.strip() != ""` without building a string)
+        return text != "" and not text.isspace() and text != PREVIOUSLY_LOGGED
 
 
 def is_audit_message(message: str) -> bool:
