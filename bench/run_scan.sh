@@ -105,7 +105,7 @@ echo "== detection count ($big)"
 detections=$out/scan-${size_mb}mb.jsonl
 scan "$big" >"$detections"
 got_total=$(wc -l <"$detections")
-got_app=$(grep -c '"category":"app-dml"' "$detections" || true)
+got_app=$(grep -cE '"category": ?"app-dml"' "$detections" || true)
 want_total=$(expected "$big" expected_detections_total)
 want_app=$(expected "$big" expected_app_dml)
 echo "app-dml: $got_app found, $want_app expected; all detections: $got_total found, $want_total expected"

@@ -194,7 +194,7 @@ class StatementAssembler:
         if record.substatement_id != 1 or not record.statement_logged:
             return None
         text = record.statement
-        if ";" not in text.rstrip(" \t\r\n;"):  # one statement at most: no part to match (and no parse here)
+        if ";" not in text or ";" not in text.rstrip(" \t\r\n;"):  # one statement at most: no part to match
             backend.last_text = text
             return None
         start = backend.last_part + 1 if text == backend.last_text else 0
@@ -214,19 +214,19 @@ class StatementAssembler:
             return
         entry = current.first
         done.append(
-            Outcome(
-                verdict=verdict,
-                time=entry.time,
-                user=current.user,
-                database=entry.database or backend.database,
-                client=entry.remote,
-                application_name=entry.application_name,
-                pid=entry.pid,
-                session_id=entry.session_id,
-                statement_id=current.statement_id,
-                source=entry.source,
-                line=entry.line,
-                stream=entry.stream,
+            Outcome(  # positional, in field order: once per reported statement
+                verdict,
+                entry.time,
+                current.user,
+                entry.database or backend.database,
+                entry.remote,
+                entry.application_name,
+                entry.pid,
+                entry.session_id,
+                current.statement_id,
+                entry.source,
+                entry.line,
+                entry.stream,
             )
         )
 

@@ -7,7 +7,6 @@ and never appears in an error: errors carry the server's reply code and the exce
 
 from __future__ import annotations
 
-import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -56,6 +55,8 @@ class EmailSink:
         self._context = ssl.create_default_context(cafile=config.ca_file)
 
     def send(self, n: Notification) -> None:
+        import smtplib  # here: every other command (scan...) starts about 25 ms sooner without it
+
         c = self.config
         try:
             with smtplib.SMTP(c.host, c.port, timeout=c.timeout) as smtp:
