@@ -95,6 +95,23 @@ def test_stopping_early_ends_the_child(workload_logs: Path) -> None:
     assert not multiprocessing.active_children()
 
 
+def test_a_reading_process_that_dies_is_an_input_error_that_says_how(workload_logs: Path, tmp_path: Path) -> None:
+    # The child killed in the middle of a file (as the OOM killer would): the caller gets the InputError that names
+    # the file and the signal, not a hang, a traceback or a silently short scan.
+    log = only(workload_logs, ".log").read_bytes()
+    path = tmp_path / "big.log"
+    path.write_bytes(log * (4 * MIN_BACKGROUND_BYTES // len(log)))
+    entries = read_entries(str(path), compile_prefix(AURORA_PREFIX))
+    next(entries)
+    (child,) = multiprocessing.active_children()  # blocked on a full pipe: the parent has read one entry only
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(InputError, match=r"big\.log: the reading process ended unexpectedly \(killed by SIGKILL\)"):
+        for _ in entries:
+            pass
+    assert not multiprocessing.active_children()
+
+
 def test_small_files_and_stdin_stay_in_process(workload_logs: Path) -> None:
     forks = len(FORKS)
     assert list(read_entries(str(only(workload_logs, ".log")), compile_prefix(AURORA_PREFIX)))

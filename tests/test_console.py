@@ -1,0 +1,46 @@
+"""The console sink's JSON lines: what `scan --format json` and `triage --format json` print."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.policy.verdict import APP_DML, Verdict
+from pgaudit_monitor.sinks.console import ScanReport, json_line
+
+
+def _outcome(statement: str, line: int = 7) -> Outcome:
+    verdict = Verdict(APP_DML, "application-relation", "UPDATE", ("accounts",), statement)
+    return Outcome(verdict, "2026-12-01 10:00:00 UTC", "alice", "appdb", "10.0.0.1(5432)", "psql", 42, None, 3,
+                   "postgresql.log", line, "/var/log")  # fmt: skip
+
+
+def test_a_json_line_is_one_compact_object_with_the_documented_fields() -> None:
+    statement = "UPDATE accounts SET note = 'é, \"x\"' WHERE id = 1"
+    line = json_line(_outcome(statement))
+    assert line.endswith("\n")
+    assert "\n" not in line[:-1]
+    assert json.loads(line) == _outcome(statement).to_dict()
+    assert ", " not in line.split('"statement"')[0]  # compact between fields
+
+
+def test_a_statement_that_is_not_valid_unicode_is_escaped_not_lost() -> None:
+    # A jsonlog `\ud800` escape decodes to a lone surrogate, which orjson refuses: the line is written all the same.
+    line = json_line(_outcome("SELECT '\ud800' FROM accounts"))
+    assert line.isascii()
+    assert json.loads(line)["statement"] == "SELECT '\ud800' FROM accounts"
+
+
+def test_json_lines_are_held_then_written_in_order_and_nothing_is_lost() -> None:
+    out = io.StringIO()
+    report = ScanReport("scan", as_json=True, explain=False, out=out, err=io.StringIO())
+    for n in range(ScanReport.JSON_LINES_HELD + 3):
+        report.take(_outcome(f"UPDATE accounts SET n = {n}", line=n))
+        if n == ScanReport.JSON_LINES_HELD - 2:
+            assert out.getvalue() == ""  # held: standard output may cost a system call per write
+    assert out.getvalue().count("\n") == ScanReport.JSON_LINES_HELD
+    report.finish()
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line)["line"] for line in lines] == list(range(ScanReport.JSON_LINES_HELD + 3))
+    assert report.found == len(lines)
