@@ -505,6 +505,8 @@ def _parse_any(kind: str, data: bytes) -> Any:
         pytest.param("stderr", b"2026-11-25 09:53:26.650 UTC|1795600406.650|||          ||  6979||6b06b016.1b43|"
                      + b"4" * 5000 + b"|2026-11-25 09:53:26 UTC||0|00000||postmaster|0|% LOG:  x\n",
                      id="stderr-5000-digit-session-line-ValueError"),
+        pytest.param("stderr", b"2026-11-25 09:53:22 \x80:10.0.0.1(5432):alice@appdb:[1]:LOG:  x\n",
+                     id="stderr-time-zone-not-utf8-UnicodeDecodeError"),
         pytest.param("sql", DEEP_DELETE.encode(), id="sql-captured-500-term-expression-RecursionError"),
     ],
 )  # fmt: skip

@@ -99,13 +99,13 @@ def stderr_fields(
         source,
         line,
         stream,
-        time.decode() if time else None,
+        time.decode("utf-8", errors="replace") if time else None,  # a zone name is any bytes but space and `:`
         None if not user or user == UNKNOWN_BYTES else user.decode("utf-8", errors="replace"),
         None if not database or database == UNKNOWN_BYTES else database.decode("utf-8", errors="replace"),
         int(pid) if pid and len(pid) < 20 else None,
         remote.decode("utf-8", errors="replace") if remote else None,
         None if not app or app == UNKNOWN_BYTES else app.decode("utf-8", errors="replace"),
-        session_id.decode() if session_id is not None else None,
+        session_id.decode("ascii") if session_id is not None else None,  # hex digits and a dot only
         int(session_line) if session_line and len(session_line) < 20 else None,
     )
 

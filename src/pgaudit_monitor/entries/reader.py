@@ -60,7 +60,7 @@ def sniff_format(head: bytes) -> LogFormat:
 
 
 def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> tuple[bytes, ...]:
-    """The pattern that finds, in one pass, every entry the detection pipeline reads in this format.
+    """The literal needles that find every entry the detection pipeline reads in this format.
 
     Audit records, and the connection entries: `connection authorized` names a backend's user where the prefix
     does not, `connection received` starts a new backend on a reused pid, `disconnection` completes a backend's
