@@ -70,7 +70,7 @@ class StatementAssembler:
         self.max_backends = max_backends
         self.service_records_skipped = 0
         self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
-        self._services: dict[str, bool] = {}  # user -> is a service account: asked of every record
+        self._accounts = judge.policy.service_accounts
 
     def feed(self, entry: LogEntry) -> list[Outcome | Malformed]:
         """Take one entry; the outcomes it completes, or a Malformed for an unreadable AUDIT record.
@@ -139,12 +139,7 @@ class StatementAssembler:
 
     def is_service(self, user: str) -> bool:
         """Whether `user` is a service account."""
-        known = self._services.get(user)
-        if known is None:
-            if len(self._services) >= 4096:  # a log has few users; a strange one must not grow this forever
-                self._services.clear()
-            known = self._services[user] = not self.judge.policy.service_accounts.is_human(user)
-        return known
+        return self._accounts.matches(user) is not None
 
     def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
         if not self.report_excluded and entry.user is not None and self.is_service(entry.user):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from functools import lru_cache
 
 BUILTIN_SERVICE_ACCOUNTS: tuple[str, ...] = ("rdsadmin",)
 """Aurora's and RDS's own maintenance user: its statements are the platform's, not a person's."""
@@ -15,21 +14,33 @@ UNKNOWN_USER = "?"
 
 @dataclass(frozen=True)
 class ServiceAccounts:
-    """The users whose DML is expected. Matching is exact and case-sensitive, as PostgreSQL role names are."""
+    """The users whose DML is expected. Matching is exact and case-sensitive, as PostgreSQL role names are.
+
+    Every record of a log asks (the readers, the assembler and the judge), and a log has few users: each answer is
+    kept, here and only here (up to 4,096 users, then they are asked again).
+    """
 
     patterns: tuple[str, ...] = BUILTIN_SERVICE_ACCOUNTS
+    _answers: dict[str | None, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def matches(self, user: str | None) -> str | None:
         """The pattern that makes `user` a service account, or None when the user is (or may be) a human."""
-        return _first_match(self.patterns, user)
+        answer = self._answers.get(user, _UNASKED)
+        if answer is _UNASKED:
+            if len(self._answers) >= _MAX_ANSWERS:
+                self._answers.clear()
+            answer = self._answers[user] = _first_match(self.patterns, user)
+        return answer  # type: ignore[return-value]
 
     def is_human(self, user: str | None) -> bool:
-        return _first_match(self.patterns, user) is None
+        return self.matches(user) is None
 
 
-@lru_cache(maxsize=4096)
+_UNASKED = object()
+_MAX_ANSWERS = 4096
+
+
 def _first_match(patterns: tuple[str, ...], user: str | None) -> str | None:
-    # Cached: a log has few users and every one of its records asks (readers, the assembler and the judge).
     if user is None or user == UNKNOWN_USER:
         return None
     for pattern in patterns:

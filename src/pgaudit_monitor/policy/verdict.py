@@ -72,15 +72,6 @@ class Judge:
         # (class, command, object type, object name, statement shape) -> the verdict on a one-record statement
         self._memo: dict[tuple[str, str, str, str, str], Verdict] = {}
         self._memo_size = memo_size
-        self._services: dict[str | None, bool] = {}  # user -> a service account's? (every statement asks)
-
-    def _is_service(self, user: str | None) -> bool:
-        known = self._services.get(user)
-        if known is None:
-            if len(self._services) >= 4096:
-                self._services.clear()
-            known = self._services[user] = self.policy.service_accounts.matches(user) is not None
-        return known
 
     # -- relations -------------------------------------------------------------------------------------------
     def relation_kind(self, relation: Relation) -> str:
@@ -153,7 +144,7 @@ class Judge:
             statement = top.statement if top.statement_logged else ""
         else:
             statement = next((r.statement for r in records if r.statement_logged), "")
-        if self._is_service(user):
+        if self.policy.service_accounts.matches(user) is not None:
             return Verdict(None, "service-account", top.command, (), statement)
         if len(records) == 1 and part_index is None and statement:
             return self._judge_one(top, statement)

@@ -85,7 +85,7 @@ def parse_record(message: str) -> AuditRecord:
         command,
         object_type,
         _unquote(name),
-        text[1:-1].replace('""', '"') if text[:1] == '"' else text,
+        _unquote(text),
         _unquote(param),
         None if rows is None else _unquote(rows),
     )

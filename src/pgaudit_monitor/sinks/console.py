@@ -80,10 +80,6 @@ def json_line(outcome: Outcome) -> str:
         return json.dumps(fields, separators=(",", ":")) + "\n"
 
 
-def write_json_line(outcome: Outcome, out: TextIO) -> None:
-    out.write(json_line(outcome))
-
-
 class ExplainReport:
     """What the policy excluded and by which rule: how a user tunes the policy on their own traffic.
 
