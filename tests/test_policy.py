@@ -161,6 +161,11 @@ def test_unmatched_part_fails_closed() -> None:
         ("SELECT 'accounts'", "SELECT * FROM accounts"),
         # libpg_query's fingerprint ignores schema names: a cache keyed on it let pg_temp.t answer for public.t.
         ("DELETE FROM pg_temp.accounts WHERE id = 1", "DELETE FROM public.accounts WHERE id = 2"),
+        # The shape drops comments, as PostgreSQL's scanner finds them: not what only looks like one.
+        ("/* t-1 */ SELECT * FROM pg_class", "/* t-2 */ SELECT * FROM accounts"),
+        ('SELECT * FROM "x/*y" -- c', 'SELECT * FROM "x" -- c'),
+        ("SELECT '--' -- FROM accounts", "SELECT * -- '\n FROM accounts"),
+        ("/* a /* nested */ FROM accounts */ SELECT 1", "/* a /* nested */ */ SELECT 1 FROM accounts"),
     ],
 )
 def test_shape_cache_cannot_be_poisoned(first: str, second: str) -> None:
@@ -170,6 +175,36 @@ def test_shape_cache_cannot_be_poisoned(first: str, second: str) -> None:
     assert harmful.access is not None
     assert harmless.access != harmful.access
     assert harmful == SqlAnalyzer().analyze(second)[0]  # the same as without the cache
+
+
+def test_shape_ignores_comments_and_keeps_each_text() -> None:
+    # A ticket number in a comment would make each statement a new shape, and parse each one in full.
+    analyzer = SqlAnalyzer()
+    first, second = (f"/* ticket OPS-{n}: refund */ UPDATE billing.invoices SET amount = {n} WHERE id = {n};"
+                     for n in (17, 18))  # fmt: skip
+    assert analyzer.shape(first) == analyzer.shape(second) is not None
+    assert analyzer.analyze(second)[0].text == second.rstrip(";")  # the log's text, comment included
+    assert analyzer.analyze(second) == SqlAnalyzer().analyze(second)
+
+
+def test_multi_statement_strings_share_their_analysis_across_constants() -> None:
+    analyzer = SqlAnalyzer()
+    analyzer.analyze("SELECT 1; UPDATE accounts SET balance = 0 WHERE id = 7")
+    parts = analyzer.analyze("SELECT 2 ;\n /* again */ UPDATE accounts SET balance = 0 WHERE id = 8;")
+    assert [p.text for p in parts] == ["SELECT 2", "/* again */ UPDATE accounts SET balance = 0 WHERE id = 8"]
+    assert [p.tag for p in parts] == ["SELECT", "UPDATE"]
+    assert analyzer.shape("SELECT 3; SELECT 4") is None  # Judge caches one statement's decisions only
+
+
+def test_parts_the_scanner_cuts_otherwise_are_parsed_each_time() -> None:
+    # A SQL-standard function body holds semicolons the scanner alone takes for ends of statements.
+    body = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END"
+    analyzer = SqlAnalyzer()
+    for n in (1, 2):
+        parts = analyzer.analyze(f"{body}; DELETE FROM accounts WHERE id = {n}")
+        assert [p.tag for p in parts] == ["CreateFunctionStmt", "DELETE"]
+        assert parts[1].text == f"DELETE FROM accounts WHERE id = {n}"
+        assert parts[1].access is not None
 
 
 def test_shape_cache_shares_analysis_across_constants() -> None:

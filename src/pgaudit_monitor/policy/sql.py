@@ -177,20 +177,22 @@ def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
 
 
 class SqlAnalyzer:
-    """Parse query strings into ParsedStatements, with bounded caches by text and by normalized text."""
+    """Parse query strings into ParsedStatements, with bounded caches by text and by statement shape."""
 
     def __init__(self, cache_size: int = 8192) -> None:
         self._cache_size = cache_size
-        # text -> (shape, statements): shape is the normalized text of a single statement, else None
+        # text -> (shape, statements): shape is the key of a single statement's analysis, else None
         self._by_text: OrderedDict[str, tuple[str | None, tuple[ParsedStatement, ...] | None]] = OrderedDict()
-        self._by_shape: OrderedDict[str, tuple[ParsedStatement, ...]] = OrderedDict()
+        # normalized text, and the same without comments -> (shape, statements as parsed from one such text)
+        self._by_shape: OrderedDict[str, tuple[str | None, tuple[ParsedStatement, ...]]] = OrderedDict()
 
     def analyze(self, text: str) -> tuple[ParsedStatement, ...] | None:
         """The statements of `text`, in order; None when PostgreSQL's grammar cannot parse it."""
         return self._lookup(text)[1]
 
     def shape(self, text: str) -> str | None:
-        """The normalized text (constants as `$n`) when `text` is one statement, else None.
+        """A key for the analysis of `text` when it is one statement, else None: its normalized text (constants
+        as `$n`) without its comments.
 
         Two texts with the same shape have the same analysis but for their `text` fields: a key for caching
         decisions taken from the analysis (Judge does).
@@ -208,22 +210,36 @@ class SqlAnalyzer:
 
     def _analyze_uncached(self, text: str) -> tuple[str | None, tuple[ParsedStatement, ...] | None]:
         try:
-            shape = pg_parser.normalize(text)
-            known = self._by_shape.get(shape)
-            if known is not None:  # same statement, other constants: a single statement (see below)
-                first = known[0]
-                own = text.strip().rstrip(";").rstrip()
-                again = ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag)
-                return shape, (again,)
-            tree = orjson.loads(pg_parser.parse_sql_json(text))
+            normalized = pg_parser.normalize(text)
+            known = self._by_shape.get(normalized)
+            if known is None:
+                # Comments are whitespace to the grammar, but normalize keeps them: a ticket number in a comment
+                # would make every statement a new shape. The key drops them, as PostgreSQL's own scanner finds them.
+                key = _without_comments(normalized)
+                known = self._by_shape.get(key) if key is not normalized else None
+                if known is None:
+                    return self._parse(text, key)
+                self._remember(self._by_shape, normalized, known)
+            shape, statements = known
+            again = _retexted(statements, text)
+            if again is None:  # the text is cut into parts otherwise than the one parsed: parse it
+                return self._parse(text, None)
+            return shape, again
         except (pg_parser.ParseError, ValueError, RecursionError):
             # Not SQL PostgreSQL's grammar accepts, or nested deeper than the JSON reader goes (orjson's limit is
             # 1,024 levels, a ValueError): the caller treats it as unreadable, which fails closed.
             return None, None
-        statements = tuple(self._split(tree.get("stmts", []), text))
-        if len(statements) != 1:  # texts of multi-statement strings are slices: not reusable across constants
-            return None, statements
-        self._remember(self._by_shape, shape, statements)
+
+    def _parse(self, text: str, key: str | None) -> tuple[str | None, tuple[ParsedStatement, ...]]:
+        """Parse `text` in full; remember its analysis under `key` (its shape) when other texts can reuse it."""
+        tree = orjson.loads(pg_parser.parse_sql_json(text))
+        parsed = tuple(self._split(tree.get("stmts", []), text))
+        statements = _retexted(parsed, text) if parsed else None
+        if statements is None:  # no statement, or parts the scanner cuts otherwise: not reusable for other texts
+            return None, parsed
+        shape = key if len(statements) == 1 else None  # only one statement's decision is cached by shape (Judge)
+        if key is not None:
+            self._remember(self._by_shape, key, (shape, statements))
         return shape, statements
 
     @staticmethod
@@ -239,3 +255,39 @@ class SqlAnalyzer:
         cache[key] = value
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
+
+
+def _without_comments(normalized: str) -> str:
+    """`normalized` with each comment replaced by a space (the same object when it has none)."""
+    if "/*" not in normalized and "--" not in normalized:
+        return normalized
+    kept: list[str] = []
+    at = 0
+    for token in pg_parser.scan(normalized):  # offsets in characters, `end` inclusive
+        if token.name in ("C_COMMENT", "SQL_COMMENT"):
+            kept.append(normalized[at : token.start])
+            kept.append(" ")
+            at = token.end + 1
+    if not kept:
+        return normalized  # the markers were inside a quoted name or a string
+    kept.append(normalized[at:])
+    return "".join(kept)
+
+
+def _retexted(statements: tuple[ParsedStatement, ...], text: str) -> tuple[ParsedStatement, ...] | None:
+    """The analysis of another text of the same shape, with this text's own statements put in; None when the
+    text is not cut into as many statements (the scanner and the grammar disagree on where they end).
+
+    A statement's text is what the log holds, comments included, without the `;` and the spaces around it:
+    all of the text for a single statement, the scanner's cut for each part of a multi-statement string."""
+    if len(statements) == 1:
+        first = statements[0]
+        own = text.strip().rstrip(";").rstrip()
+        return (ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag),)
+    slices = pg_parser.split(text, with_parser=False, only_slices=True)
+    if len(slices) != len(statements):
+        return None
+    return tuple(
+        ParsedStatement(s.tag, text[cut], s.access, s.rule, s.deferred, s.inner_tag)
+        for s, cut in zip(statements, slices, strict=True)
+    )
