@@ -27,8 +27,6 @@ from pgaudit_monitor.entries.reader import STDIN, InputError, SkipUser, read_fie
 
 MIN_BACKGROUND_BYTES = 32 << 20
 """Below this size a second process costs more than it saves."""
-BATCH = 2048
-"""Entries per message from the child: large enough that pickling is cheap per entry, small enough to overlap."""
 
 _DONE, _FAILED = "done", "failed"
 
@@ -101,14 +99,8 @@ def _how_it_ended(child: Any) -> str:
 def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> None:
     # ^C reaches the whole process group: the parent handles it (and ends this process), the child stays quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    batch: list[tuple[Any, ...] | Malformed] = []
     try:
-        for item in read_fields(path, prefix, skip_user=skip_user):
-            batch.append(item)
-            if len(batch) >= BATCH:
-                sender.send(batch)
-                batch = []
-        if batch:
+        for batch in read_fields(path, prefix, skip_user=skip_user):  # the entries of one block read
             sender.send(batch)
         sender.send((_DONE,))
     except InputError as exc:

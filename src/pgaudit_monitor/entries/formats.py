@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
+from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, Cut
 
 UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
 UNKNOWN_BYTES = UNKNOWN.encode()
@@ -68,23 +70,71 @@ _STDERR_FIELDS += ("session_id", "session_line")
 def stderr_fields(
     data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
 ) -> tuple[Any, ...] | Malformed:
-    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed.
-
-    The prefix is matched on the raw bytes of the first line, and only the fields it finds are decoded. Runs once
-    per audit record of a scan, so it is written for speed: positional groups, no helper calls per field, and a
-    tuple (what the background reader sends between processes) rather than an object.
-    """
+    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed."""
     match = prefix.head.match(data)
     if match is None:
-        excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
-        return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
-    message = data[match.end() :].decode("utf-8", errors="replace").rstrip("\r\n")
+        return _unmatched(data, prefix, source, line)
+    return _stderr_entry(match, data, len(data), _field_groups(prefix.head), source, line, stream)
+
+
+def stderr_cut(
+    prefix: CompiledPrefix,
+    *,
+    source: str,
+    stream: str = "",
+    skip_user: Callable[[bytes], bool] | None = None,
+    as_fields: bool = False,
+) -> Cut:
+    """The splitter's Cut for stderr: each entry parsed where it lies in the block, without copying it out first.
+
+    `skip_user` (given the raw bytes of the prefix's user) drops an audit record unread when it is true: most of
+    a scan's records can be service accounts', and this way they cost one match of the prefix. The answer for
+    each user's bytes is kept (a log has few users; up to 4,096, then asked again). An audit record whose user
+    the prefix does not show is never dropped here (the pipeline decides with the backend's user).
+    With `as_fields` the entry is the tuple of its fields (what the background reader sends) instead of a LogEntry.
+    """
+    head = prefix.head.match
+    groups = _field_groups(prefix.head)
+    i_user = groups[2]
+    skip = None if skip_user is None or i_user < 0 else skip_user
+    known: dict[bytes, bool] = {}
+
+    def cut(buf: bytes, start: int, stop: int, line: int) -> Any:
+        match = head(buf, start, stop)
+        if match is None:
+            return _unmatched(buf[start:stop], prefix, source, line)
+        if skip is not None and buf.startswith(AUDIT_NEEDLE, match.end()):
+            user = match.group(i_user + 1)
+            if user is not None:
+                dropped = known.get(user)
+                if dropped is None:
+                    if len(known) >= 4096:
+                        known.clear()
+                    dropped = known[user] = skip(user)
+                if dropped:
+                    return None
+        fields = _stderr_entry(match, buf, stop, groups, source, line, stream)
+        return fields if as_fields else LogEntry(*fields)
+
+    return cut
+
+
+def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> Malformed:
+    excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
+    return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
+
+
+def _stderr_entry(
+    match: re.Match[bytes], buf: bytes, stop: int, groups: tuple[int, ...], source: str, line: int, stream: str
+) -> tuple[Any, ...]:
+    """The fields of the entry whose prefix `match` found in `buf`, ending at `stop`; only the prefix's own
+    fields are decoded. Runs once per audit record of a scan, so it is written for speed: positional groups, no
+    helper calls per field, and a tuple rather than an object."""
+    message = buf[match.end() : stop].decode("utf-8", errors="replace").rstrip("\r\n")
     if "\n\t" in message:
         message = message.replace("\n\t", "\n")
     g = match.groups()
-    i_level, i_time, i_user, i_db, i_pid, i_remote, i_host, i_app, i_session, i_session_line = _field_groups(
-        prefix.head
-    )
+    i_level, i_time, i_user, i_db, i_pid, i_remote, i_host, i_app, i_session, i_session_line = groups
     time = g[i_time] if i_time >= 0 else None
     user = g[i_user] if i_user >= 0 else None
     database = g[i_db] if i_db >= 0 else None

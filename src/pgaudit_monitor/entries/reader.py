@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import Any, BinaryIO
 
-from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr, stderr_fields
+from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr, stderr_cut
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -111,8 +111,9 @@ def read_file(
 
 def read_fields(
     path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None
-) -> Iterator[tuple[Any, ...] | Malformed]:
-    """What read_file yields with the pipeline's needles, each entry as the tuple of its fields (`LogEntry.fields()`).
+) -> Iterator[list[tuple[Any, ...] | Malformed]]:
+    """What read_file yields with the pipeline's needles, in lists (one per block read, never empty), each entry
+    as the tuple of its fields (`LogEntry.fields()`).
 
     For the background reader, which sends entries to another process: it never builds the objects.
     """
@@ -128,11 +129,16 @@ def _read_file(
     *,
     as_fields: bool,
 ) -> Iterator[Any]:
+    """The entries of one file (in lists, one per block, with `as_fields`)."""
     source = "<stdin>" if path == STDIN else path
     stream = default_stream(path) if stream is None else stream
     handle = _open(path)
     try:
-        yield from _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields)
+        for entries in _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields):
+            if as_fields:
+                yield entries
+            else:
+                yield from entries
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{source}: read failed: {exc}") from exc
     finally:
@@ -148,17 +154,20 @@ def _read_blocks(
     stream: str,
     skip_user: SkipUser | None,
     as_fields: bool,
-) -> Iterator[Any]:
+) -> Iterator[list[Any]]:
+    """The entries of each block read, as a list (none empty)."""
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
     chosen = needles_for(fmt, prefix) if isinstance(needles, str) else needles
-    splitter, parse = make_parser(fmt, prefix, chosen, skip_user, as_fields=as_fields)
+    splitter = entry_splitter(
+        fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields
+    )
     while block:
-        for raw in splitter.feed(block):
-            yield parse(raw.data, source=source, line=raw.line, stream=stream)
+        if entries := splitter.feed(block):
+            yield entries
         block = handle.read(BLOCK_SIZE)
-    for raw in splitter.finish():
-        yield parse(raw.data, source=source, line=raw.line, stream=stream)
+    if entries := splitter.finish():
+        yield entries
 
 
 Parser = Callable[..., Any]
@@ -167,62 +176,50 @@ SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
 
-def make_parser(
+def entry_splitter(
     fmt: LogFormat,
     prefix: CompiledPrefix,
-    needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES,
-    skip_user: SkipUser | None = None,
+    needles: tuple[bytes, ...] | None,
     *,
+    source: str,
+    stream: str,
+    skip_user: SkipUser | None = None,
     as_fields: bool = False,
-) -> tuple[EntrySplitter | CsvSplitter, Parser]:
-    """The splitter and the entry parser for one format, for readers that feed bytes themselves.
+) -> EntrySplitter | CsvSplitter:
+    """A splitter whose `feed` and `finish` return parsed entries (LogEntry, or with `as_fields` the tuple of its
+    fields, or Malformed), for readers of whole files.
 
-    With `as_fields` the parser returns the tuple of an entry's fields (`LogEntry.fields()`) instead of the entry.
+    `skip_user` drops the audit records of users for which it is true, unread, where the prefix shows the user
+    on the entry's first line (stderr with %u); elsewhere the pipeline drops them.
     """
+    if fmt is LogFormat.STDERR:
+        cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields)
+        return EntrySplitter(needles, continuation=b"\t", cut=cut)
+    parse = parse_jsonlog if fmt is LogFormat.JSONLOG else parse_csvlog
+
+    def cut_and_parse(buf: bytes, start: int, stop: int, line: int) -> Any:
+        entry = parse(buf[start:stop], source=source, line=line, stream=stream)
+        return entry.fields() if as_fields and type(entry) is LogEntry else entry
+
     if fmt is LogFormat.JSONLOG:
-        return EntrySplitter(needles, continuation=None), _fields_of(parse_jsonlog) if as_fields else parse_jsonlog
+        return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
+    return CsvSplitter(needles, cut=cut_and_parse)
+
+
+def make_parser(
+    fmt: LogFormat, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES
+) -> tuple[EntrySplitter | CsvSplitter, Parser]:
+    """The splitter (cutting RawEntries) and the entry parser for one format, for readers that feed bytes
+    themselves and place the entries in a longer stream (the follower adds its own line offset)."""
+    if fmt is LogFormat.JSONLOG:
+        return EntrySplitter(needles, continuation=None), parse_jsonlog
     if fmt is LogFormat.CSVLOG:
-        return CsvSplitter(needles), _fields_of(parse_csvlog) if as_fields else parse_csvlog
-    entry_parser = stderr_fields if as_fields else parse_stderr
+        return CsvSplitter(needles), parse_csvlog
 
     def parse(data: bytes, *, source: str, line: int, stream: str = "") -> Any:
-        return entry_parser(data, prefix, source=source, line=line, stream=stream)
+        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
 
-    drop = None if skip_user is None or not prefix.has_user else _service_record_dropper(prefix, skip_user)
-    return EntrySplitter(needles, continuation=b"\t", drop=drop), parse
-
-
-def _fields_of(parse: Parser) -> Parser:
-    def parse_fields(data: bytes, *, source: str, line: int, stream: str = "") -> Any:
-        entry = parse(data, source=source, line=line, stream=stream)
-        return entry if isinstance(entry, Malformed) else entry.fields()
-
-    return parse_fields
-
-
-def _service_record_dropper(prefix: CompiledPrefix, skip_user: SkipUser) -> Callable[[bytes, int, int], bool]:
-    """The splitter's `drop` for stderr: an audit record whose prefix names a user to skip, seen on its first line.
-
-    Most of a scan's needle hits can be service accounts' records: skipped here, they are never copied, decoded or
-    parsed. What this lets through (a hit that is not on the entry's first line) the assembler still drops.
-    A log has few users: the answer for each one's bytes is kept (up to 4,096 users, then asked again).
-    """
-    head = prefix.head.match
-    known: dict[bytes, bool] = {}
-
-    def drop(buf: bytes, start: int, hit: int) -> bool:
-        match = head(buf, start)
-        if match is None or match.end() != hit + 3 or not buf.startswith(AUDIT_NEEDLE, hit + 3):
-            return False  # the needle is not this entry's message (text inside it), or not an audit record
-        user = match["user"]
-        skip = known.get(user)
-        if skip is None:
-            if len(known) >= 4096:
-                known.clear()
-            skip = known[user] = skip_user(user)
-        return skip
-
-    return drop
+    return EntrySplitter(needles, continuation=b"\t"), parse
 
 
 def read_events(

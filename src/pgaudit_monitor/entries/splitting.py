@@ -16,8 +16,9 @@ is handed on only once the start of the next one shows that it is complete.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import stringzilla
 
@@ -33,9 +34,10 @@ MESSAGE_HEADS: tuple[bytes, ...] = (
 user, and end it (which completes its last statement and frees its state)."""
 
 Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
-Drop = Callable[[bytes, int, int], bool]
-"""Given a block, the start of an entry's first line and where a needle matched on it: True to skip the entry
-before it is cut out (readers drop service accounts' records this way; see reader.make_parser)."""
+Cut = Callable[[bytes, int, int, int], Any]
+"""What a splitter hands on for each entry, given the block, where the entry starts and ends in it and its line
+number: by default a RawEntry; None drops the entry. A reader that parses the entry straight from the block
+(reader.entry_splitter) never copies its bytes out first, and drops service accounts' records unread."""
 
 # Byte search and newline counting with SIMD: over a large log they are most of the bytes' cost, and the
 # interpreter's own loops run them at a quarter of the speed (docs/benchmarks.md).
@@ -61,46 +63,55 @@ class RawEntry:
     line: int
 
 
+def raw_entry(buf: bytes, start: int, stop: int, line: int) -> RawEntry:
+    """The default Cut: the entry's bytes, copied out of the block."""
+    return RawEntry(buf[start:stop], line)
+
+
 class EntrySplitter:
     """Cut whole entries in which one of `needles` (literal byte strings) occurs.
 
     `continuation` is the byte that marks a continuation line (TAB for stderr), or None when every line is an
-    entry (jsonlog). With `needles=None` every entry is handed on.
+    entry (jsonlog). With `needles=None` every entry is handed on. `cut` makes what is handed on of each entry.
     """
 
-    def __init__(self, needles: tuple[bytes, ...] | None, continuation: bytes | None, drop: Drop | None = None) -> None:
+    def __init__(self, needles: tuple[bytes, ...] | None, continuation: bytes | None, cut: Cut = raw_entry) -> None:
         if needles is not None and (isinstance(needles, re.Pattern) or not all(needles)):
             raise ValueError("EntrySplitter takes non-empty literal needles")
         self._needles = needles
-        self._drop = drop
+        self._cut_out = cut
         self._continuation = continuation
         self._buffer = b""
         self._line = 1  # line number of the first byte of the buffer
 
-    def feed(self, data: bytes) -> Iterator[RawEntry]:
-        """Take more bytes; yield the entries now known to be complete.
+    def feed(self, data: bytes) -> list[Any]:
+        """Take more bytes; the entries now known to be complete (what `cut` made of each).
 
         The block itself is never copied: only the entry held back from the last block is joined with the
         start of this one, up to where this one starts a new entry.
         """
+        out: list[Any] = []
         begin = 0
         if self._buffer:
             begin = self._first_start(data)
             if begin < 0:  # the held-back entry goes on through the whole block
                 self._buffer += data
-                return
+                return out
             head, self._buffer = self._buffer + data[:begin], b""
-            yield from self._cut(head, 0, len(head))
+            self._cut(head, 0, len(head), out)
         end = self._complete_end(data, begin)
         if end > begin:
-            yield from self._cut(data, begin, end)
+            self._cut(data, begin, end, out)
         self._buffer = data[end:]
+        return out
 
-    def finish(self) -> Iterator[RawEntry]:
+    def finish(self) -> list[Any]:
         """End of input: the last entry is complete even without a newline after it."""
+        out: list[Any] = []
         if self._buffer:
             buf, self._buffer = self._buffer, b""
-            yield from self._cut(buf, 0, len(buf))
+            self._cut(buf, 0, len(buf), out)
+        return out
 
     @property
     def pending(self) -> int:
@@ -133,12 +144,12 @@ class EntrySplitter:
             nl = buf.rfind(b"\n", begin, nl)
         return begin
 
-    def _cut(self, buf: bytes, begin: int, end: int) -> Iterator[RawEntry]:
-        """The entries of buf[begin:end], which holds whole entries; the line count moves to `end`."""
+    def _cut(self, buf: bytes, begin: int, end: int, out: list[Any]) -> None:
+        """The entries of buf[begin:end], which holds whole entries, onto `out`; the line count moves to `end`."""
         if self._needles is None:
-            yield from self._all_entries(buf, begin, end)
+            self._all_entries(buf, begin, end, out)
         else:
-            yield from self._matching_entries(buf, begin, end, self._needles)
+            self._matching_entries(buf, begin, end, self._needles, out)
 
     def _entry_end(self, buf: bytes, start: int, end: int) -> int:
         nl = buf.find(b"\n", start, end)
@@ -152,38 +163,42 @@ class EntrySplitter:
             start = buf.rfind(b"\n", 0, start - 1) + 1
         return start
 
-    def _all_entries(self, buf: bytes, begin: int, end: int) -> Iterator[RawEntry]:
+    def _all_entries(self, buf: bytes, begin: int, end: int, out: list[Any]) -> None:
+        cut = self._cut_out
         start = begin
         while start < end:
             stop = self._entry_end(buf, start, end)
-            yield RawEntry(buf[start:stop], self._line)
+            if (item := cut(buf, start, stop, self._line)) is not None:
+                out.append(item)
             self._line += buf.count(b"\n", start, stop)
             start = stop
 
-    def _matching_entries(self, buf: bytes, begin: int, end: int, needles: tuple[bytes, ...]) -> Iterator[RawEntry]:
+    def _matching_entries(self, buf: bytes, begin: int, end: int, needles: tuple[bytes, ...], out: list[Any]) -> None:
         # The hot loop of a scan: one SIMD search per needle hit, newlines counted once, no per-line work.
         # `nexts` holds each needle's next occurrence; the nearest is the next hit.
         find, count, rfind = _find, _count, buf.rfind
         continuation = self._continuation
-        drop = self._drop
+        cut, append = self._cut_out, out.append
         nexts = [p if (p := find(buf, n, begin, end)) >= 0 else _NOWHERE for n in needles]
         one = len(nexts) == 1
         counted_to = begin
+        line = self._line
         while (hit := nexts[0] if one else min(nexts)) < end:
             start = rfind(b"\n", begin, hit) + 1 or begin
             if continuation is not None and buf[start : start + 1] == continuation:
                 start = max(self._entry_start(buf, hit), begin)
-            elif drop is not None and drop(buf, start, hit):
-                self._advance(buf, needles, nexts, hit + 1, end)
-                continue
             stop = find(buf, b"\n", hit, end) + 1 or end
             if continuation is not None and buf[stop : stop + 1] == continuation:
                 stop = self._entry_end(buf, hit, end)
-            self._line += count(buf, b"\n", counted_to, start)
+            line += count(buf, b"\n", counted_to, start)
             counted_to = start
-            yield RawEntry(buf[start:stop], self._line)
-            self._advance(buf, needles, nexts, stop, end)
-        self._line += count(buf, b"\n", counted_to, end)
+            if (item := cut(buf, start, stop, line)) is not None:
+                append(item)
+            if one:
+                nexts[0] = p if (p := find(buf, needles[0], stop, end)) >= 0 else _NOWHERE
+            else:
+                self._advance(buf, needles, nexts, stop, end)
+        self._line = line + count(buf, b"\n", counted_to, end)
 
     @staticmethod
     def _advance(buf: bytes, needles: tuple[bytes, ...], nexts: list[int], pos: int, end: int) -> None:
@@ -197,23 +212,26 @@ class EntrySplitter:
 class CsvSplitter:
     """Cut whole csvlog rows out of a stream of bytes: a newline ends a row only outside double quotes."""
 
-    def __init__(self, needles: Needles) -> None:
+    def __init__(self, needles: Needles, cut: Cut = raw_entry) -> None:
         self._pattern = compile_needles(needles)
+        self._cut_out = cut
         self._buffer = b""
         self._line = 1
 
-    def feed(self, data: bytes) -> Iterator[RawEntry]:
+    def feed(self, data: bytes) -> list[Any]:
         self._buffer += data
-        yield from self._rows(final=False)
+        return self._rows(final=False)
 
-    def finish(self) -> Iterator[RawEntry]:
-        yield from self._rows(final=True)
+    def finish(self) -> list[Any]:
+        return self._rows(final=True)
 
     @property
     def pending(self) -> int:
         return len(self._buffer)
 
-    def _rows(self, *, final: bool) -> Iterator[RawEntry]:
+    def _rows(self, *, final: bool) -> list[Any]:
+        out: list[Any] = []
+        cut, pattern = self._cut_out, self._pattern
         buf = self._buffer
         start = 0
         scan = 0
@@ -227,16 +245,17 @@ class CsvSplitter:
             scan = nl + 1
             if quotes % 2 == 0:
                 row = buf[start:scan]
-                if self._pattern is None or self._pattern.search(row):
-                    yield RawEntry(row, line)
+                if (pattern is None or pattern.search(row)) and (item := cut(buf, start, scan, line)) is not None:
+                    out.append(item)
                 line += row.count(b"\n")
                 start = scan
                 quotes = 0
         if final and start < len(buf):
             row = buf[start:]
-            if self._pattern is None or self._pattern.search(row):
-                yield RawEntry(row, line)
+            if (pattern is None or pattern.search(row)) and (item := cut(buf, start, len(buf), line)) is not None:
+                out.append(item)
             line += row.count(b"\n")
             start = len(buf)
         self._buffer = buf[start:]
         self._line = line
+        return out
