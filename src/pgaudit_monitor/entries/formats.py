@@ -91,7 +91,7 @@ def stderr_cut(
     a scan's records can be service accounts', and this way they cost one match of the prefix. The answer for
     each user's bytes is kept (a log has few users; up to 4,096, then asked again). An audit record whose user
     the prefix does not show is never dropped here (the pipeline decides with the backend's user).
-    With `as_fields` the entry is the tuple of its fields (what the background reader sends) instead of a LogEntry.
+    With `as_fields` an entry (or a Malformed) is the tuple of its fields, what the background reader sends.
     """
     head = prefix.head.match
     groups = _field_groups(prefix.head)
@@ -102,7 +102,8 @@ def stderr_cut(
     def cut(buf: bytes, start: int, stop: int, line: int) -> Any:
         match = head(buf, start, stop)
         if match is None:
-            return _unmatched(buf[start:stop], prefix, source, line)
+            malformed = _unmatched(buf[start:stop], prefix, source, line)
+            return malformed.fields() if as_fields else malformed
         if skip is not None and buf.startswith(AUDIT_NEEDLE, match.end()):
             user = match.group(i_user + 1)
             if user is not None:

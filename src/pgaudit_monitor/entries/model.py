@@ -60,6 +60,10 @@ class Malformed:
     reason: str
     excerpt: str = ""
 
+    def fields(self) -> tuple[str, int, str, str]:
+        """The fields in declaration order, as LogEntry.fields() (how the background reader sends them)."""
+        return (self.source, self.line, self.reason, self.excerpt)
+
     def __str__(self) -> str:
         excerpt = f": {self.excerpt!r}" if self.excerpt else ""
         return f"{self.source}:{self.line}: {self.reason}{excerpt}"

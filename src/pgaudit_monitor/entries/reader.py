@@ -113,7 +113,7 @@ def read_fields(
     path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None
 ) -> Iterator[list[tuple[Any, ...] | Malformed]]:
     """What read_file yields with the pipeline's needles, in lists (one per block read, never empty), each entry
-    as the tuple of its fields (`LogEntry.fields()`).
+    as the tuple of its fields (`LogEntry.fields()`, `Malformed.fields()`).
 
     For the background reader, which sends entries to another process: it never builds the objects.
     """
@@ -186,8 +186,8 @@ def entry_splitter(
     skip_user: SkipUser | None = None,
     as_fields: bool = False,
 ) -> EntrySplitter | CsvSplitter:
-    """A splitter whose `feed` and `finish` return parsed entries (LogEntry, or with `as_fields` the tuple of its
-    fields, or Malformed), for readers of whole files.
+    """A splitter whose `feed` and `finish` return parsed entries (LogEntry or Malformed; with `as_fields` the
+    tuple of either's fields), for readers of whole files.
 
     `skip_user` drops the audit records of users for which it is true, unread, where the prefix shows the user
     on the entry's first line (stderr with %u); elsewhere the pipeline drops them.
@@ -199,7 +199,7 @@ def entry_splitter(
 
     def cut_and_parse(buf: bytes, start: int, stop: int, line: int) -> Any:
         entry = parse(buf[start:stop], source=source, line=line, stream=stream)
-        return entry.fields() if as_fields and type(entry) is LogEntry else entry
+        return entry.fields() if as_fields else entry
 
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
