@@ -81,6 +81,10 @@ class EntrySplitter:
         self._needles = needles
         self._cut_out = cut
         self._continuation = continuation
+        # a newline not followed by the continuation byte: where an entry ends (`end` itself is always a boundary)
+        self._entry_break = None
+        if continuation is not None:
+            self._entry_break = re.compile(b"\n(?!" + re.escape(continuation) + b")").search
         self._buffer = b""
         self._line = 1  # line number of the first byte of the buffer
 
@@ -152,10 +156,12 @@ class EntrySplitter:
             self._matching_entries(buf, begin, end, self._needles, out)
 
     def _entry_end(self, buf: bytes, start: int, end: int) -> int:
-        nl = buf.find(b"\n", start, end)
-        while nl != -1 and self._continuation is not None and buf[nl + 1 : nl + 2] == self._continuation:
-            nl = buf.find(b"\n", nl + 1, end)
-        return end if nl == -1 else nl + 1
+        """Just past the newline that ends the entry going on at `start` (`end` if none does before it)."""
+        if self._entry_break is None:
+            nl = buf.find(b"\n", start, end)
+            return end if nl == -1 else nl + 1
+        found = self._entry_break(buf, start, end)  # one search over all of its continuation lines
+        return end if found is None else found.start() + 1
 
     def _entry_start(self, buf: bytes, pos: int) -> int:
         start = buf.rfind(b"\n", 0, pos) + 1
@@ -174,39 +180,48 @@ class EntrySplitter:
             start = stop
 
     def _matching_entries(self, buf: bytes, begin: int, end: int, needles: tuple[bytes, ...], out: list[Any]) -> None:
-        # The hot loop of a scan: one SIMD search per needle hit, newlines counted once, no per-line work.
-        # `nexts` holds each needle's next occurrence; the nearest is the next hit.
+        # The hot loop of a scan: one SIMD search per hit of the first needle (the frequent one, audit records),
+        # the other needles' few hits found beforehand, newlines counted once, no per-line work.
         find, count, rfind = _find, _count, buf.rfind
-        continuation = self._continuation
+        tab = -1 if self._continuation is None else self._continuation[0]
         cut, append = self._cut_out, out.append
-        nexts = [p if (p := find(buf, n, begin, end)) >= 0 else _NOWHERE for n in needles]
-        one = len(nexts) == 1
+        first = needles[0]
+        next_first = p if (p := find(buf, first, begin, end)) >= 0 else _NOWHERE
+        others = _all_hits(buf, needles[1:], begin, end)
+        others.append(_NOWHERE)
+        next_other = others[0]
+        index = 0
         counted_to = begin
         line = self._line
-        while (hit := nexts[0] if one else min(nexts)) < end:
+        while (hit := next_first if next_first < next_other else next_other) < end:
             start = rfind(b"\n", begin, hit) + 1 or begin
-            if continuation is not None and buf[start : start + 1] == continuation:
+            if buf[start] == tab:  # the hit is on a continuation line: its entry starts further back
                 start = max(self._entry_start(buf, hit), begin)
             stop = find(buf, b"\n", hit, end) + 1 or end
-            if continuation is not None and buf[stop : stop + 1] == continuation:
-                stop = self._entry_end(buf, hit, end)
+            if stop < end and buf[stop] == tab:
+                stop = self._entry_end(buf, stop, end)
             line += count(buf, b"\n", counted_to, start)
             counted_to = start
             if (item := cut(buf, start, stop, line)) is not None:
                 append(item)
-            if one:
-                nexts[0] = p if (p := find(buf, needles[0], stop, end)) >= 0 else _NOWHERE
-            else:
-                self._advance(buf, needles, nexts, stop, end)
+            if next_first < stop:  # hits inside the entry just cut are part of it
+                next_first = p if (p := find(buf, first, stop, end)) >= 0 else _NOWHERE
+            while next_other < stop:
+                index += 1
+                next_other = others[index]
         self._line = line + count(buf, b"\n", counted_to, end)
 
-    @staticmethod
-    def _advance(buf: bytes, needles: tuple[bytes, ...], nexts: list[int], pos: int, end: int) -> None:
-        """Move every needle whose next occurrence lies before `pos` to its first occurrence from `pos` on."""
-        for i, at in enumerate(nexts):
-            if at < pos:
-                found = _find(buf, needles[i], pos, end)
-                nexts[i] = found if found >= 0 else _NOWHERE
+
+def _all_hits(buf: bytes, needles: tuple[bytes, ...], begin: int, end: int) -> list[int]:
+    """Where each of `needles` occurs in buf[begin:end], in order (for the rare needles of a splitter)."""
+    hits: list[int] = []
+    for needle in needles:
+        at = _find(buf, needle, begin, end)
+        while at >= 0:
+            hits.append(at)
+            at = _find(buf, needle, at + 1, end)
+    hits.sort()
+    return hits
 
 
 class CsvSplitter:
