@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from conftest import only
+from pgaudit_monitor.background import MIN_BACKGROUND_BYTES, _worth_a_process, read_entries
 from pgaudit_monitor.config import load_settings
-from pgaudit_monitor.entries.background import MIN_BACKGROUND_BYTES, _worth_a_process, read_entries
-from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, POSTGRES_DEFAULT_PREFIX, compile_prefix
 from pgaudit_monitor.entries.reader import InputError, read_file
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.policy.accounts import ServiceAccounts
+from pgaudit_monitor.records.pgaudit import RecordError, is_audit_message, parse_record
 from workload import SERVICE_ACCOUNTS, expected_detections, in_log_order
 
 pytestmark = pytest.mark.postgres
@@ -34,6 +35,20 @@ def _skip_service(user: bytes) -> bool:
     return not ServiceAccounts(tuple(SERVICE_ACCOUNTS.split(","))).is_human(user.decode())
 
 
+def _unparsed(items: list[LogEntry | Malformed]) -> list[LogEntry | Malformed]:
+    """The entries as read_file yields them, after checking the record the child parsed for each audit record."""
+    records = 0
+    for item in items:
+        if isinstance(item, LogEntry) and item.record is not None:
+            assert item.record == parse_record(item.message)
+            item.record, records = None, records + 1
+        elif isinstance(item, LogEntry) and is_audit_message(item.message):
+            with pytest.raises(RecordError):  # only what does not parse is left to the pipeline
+                parse_record(item.message)
+    assert records > 0
+    return items
+
+
 @pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
 @pytest.mark.parametrize("skip", [None, _skip_service])
 def test_child_yields_what_read_file_yields(workload_logs: Path, suffix: str, skip: object) -> None:
@@ -42,14 +57,14 @@ def test_child_yields_what_read_file_yields(workload_logs: Path, suffix: str, sk
     forks = len(FORKS)
     through_child = list(read_entries(path, prefix, skip_user=skip, min_bytes=ALWAYS))  # type: ignore[arg-type]
     assert len(FORKS) == forks + 1  # it really was read by another process
-    assert through_child == in_process
+    assert _unparsed(through_child) == in_process
     assert len(in_process) > 100
     assert not multiprocessing.active_children()
 
 
 def test_child_reads_a_prefix_without_user_too(default_prefix_logs: Path) -> None:
     path, prefix = str(only(default_prefix_logs, ".log")), compile_prefix(POSTGRES_DEFAULT_PREFIX)
-    assert list(read_entries(path, prefix, min_bytes=ALWAYS)) == list(read_file(path, prefix))
+    assert _unparsed(list(read_entries(path, prefix, min_bytes=ALWAYS))) == list(read_file(path, prefix))
 
 
 def test_detections_are_the_same_through_a_child(workload_logs: Path) -> None:
@@ -70,9 +85,28 @@ def test_malformed_entries_come_through_in_place(workload_logs: Path, tmp_path: 
     path.write_bytes(b"".join(lines[:40]) + garbage + b"".join(lines[40:]))
     prefix = compile_prefix(AURORA_PREFIX)
     through_child = list(read_entries(str(path), prefix, min_bytes=ALWAYS))
-    assert through_child == list(read_file(str(path), prefix))
+    assert _unparsed(through_child) == list(read_file(str(path), prefix))
     (bad,) = [item for item in through_child if isinstance(item, Malformed)]
     assert (bad.source, bad.line) == (str(path), 41)
+
+
+def test_a_record_the_child_cannot_parse_is_reported_by_the_pipeline_in_place(
+    workload_logs: Path, tmp_path: Path
+) -> None:
+    lines = only(workload_logs, ".log").read_bytes().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if b"alice@" in line and b":  AUDIT: SESSION," in line)
+    head = lines[at].split(b"AUDIT: ")[0]
+    path = tmp_path / "bad-record.log"
+    bad_record = head + b"AUDIT: SESSION,one,1,READ,SELECT,,,SELECT 1,<not logged>\n"
+    path.write_bytes(b"".join(lines[:at]) + bad_record + b"".join(lines[at:]))
+    settings = load_settings(env={}, service_accounts=SERVICE_ACCOUNTS)
+    results = []
+    for min_bytes in (ALWAYS, 1 << 40):
+        pipeline = Pipeline(settings, report_excluded=False, background_min_bytes=min_bytes)
+        results.append([*pipeline.scan_file(str(path)), *pipeline.finish()])
+    assert results[0] == results[1]
+    (bad,) = [item for item in results[0] if isinstance(item, Malformed)]
+    assert (bad.line, bad.reason) == (at + 1, "statement ids are not numbers: 'one','1'")
 
 
 def test_a_read_error_in_the_child_is_the_callers_input_error(workload_logs: Path, tmp_path: Path) -> None:

@@ -187,7 +187,7 @@ def test_parse_record_fast_path_agrees_with_the_csv_reader(fields: list[str], ro
     tail = [_csv_field(f) for f in fields] + ([] if rows is None else [_csv_field(rows)])
     payload = "SESSION,3,2,WRITE,UPDATE,TABLE," + ",".join(tail)
     record = parse_record("AUDIT: " + payload)
-    assert record == _parse_fields(payload)
+    assert record == AuditRecord(*_parse_fields(payload))
     assert (record.object_name, record.statement, record.parameter, record.rows) == (*fields, rows)
 
 

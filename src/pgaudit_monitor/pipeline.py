@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from pgaudit_monitor.background import MIN_BACKGROUND_BYTES, read_entries
 from pgaudit_monitor.config import Settings
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.detections.statements import StatementAssembler
-from pgaudit_monitor.entries.background import MIN_BACKGROUND_BYTES, read_entries
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.entries.reader import SkipUser, read_events

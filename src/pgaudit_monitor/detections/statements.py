@@ -157,7 +157,7 @@ class StatementAssembler:
             self.service_records_skipped += 1
             return
         try:
-            record = parse_record(entry.message)
+            record = entry.record or parse_record(entry.message)
         except RecordError as exc:
             done.append(Malformed(entry.source, entry.line, str(exc), entry.message[:80]))
             return

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only a type: the records layer reads entries, not the other way round
+    from pgaudit_monitor.records.pgaudit import AuditRecord
 
 
 @dataclass(slots=True)
@@ -30,10 +33,13 @@ class LogEntry:
     application_name: str | None = None
     session_id: str | None = None
     session_line: int | None = None
+    record: AuditRecord | None = None
+    """The pgAudit record of the message when the reader has parsed it already (the background reader does, in
+    its own process); None when not, and then whoever needs it parses the message."""
 
     def fields(self) -> tuple[Any, ...]:
-        """The fields in declaration order: `LogEntry(*entry.fields())` is the same entry. A tuple pickles several
-        times faster than the object, which is how the background reader hands entries between processes."""
+        """The fields in declaration order but `record`: `LogEntry(*entry.fields())` is the same entry, unparsed.
+        A tuple crosses between processes several times faster than the object (the background reader's way)."""
         return (
             self.message,
             self.level,

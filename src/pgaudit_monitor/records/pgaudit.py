@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
+from typing import Any
 
 AUDIT_MARKER = "AUDIT: "
 PREVIOUSLY_LOGGED = "<previously logged>"  # pgaudit.log_statement_once: the text is on an earlier record
@@ -67,6 +68,14 @@ def _unquote(field: str) -> str:
 
 def parse_record(message: str) -> AuditRecord:
     """Parse an `AUDIT: ...` message. Raises RecordError when it is one but its fields cannot be read."""
+    return AuditRecord(*record_fields(message))
+
+
+def record_fields(message: str) -> tuple[Any, ...]:
+    """The fields of parse_record's AuditRecord, in declaration order: `AuditRecord(*record_fields(m))`.
+
+    A tuple, for the background reader, which parses records in its own process and sends them over as tuples.
+    """
     if not message.startswith(AUDIT_MARKER):
         raise RecordError("not a pgAudit record")
     if '"' not in message:  # no quoted field: a split on commas is exact, and the pattern would find the same
@@ -77,7 +86,7 @@ def parse_record(message: str) -> AuditRecord:
     audit_type, statement_id, substatement_id, audit_class, command, object_type, name, text, param, rows = (
         match.groups()
     )
-    return AuditRecord(  # positional, in field order: once per people's record of a scan
+    return (
         audit_type,
         int(statement_id),
         int(substatement_id),
@@ -91,7 +100,7 @@ def parse_record(message: str) -> AuditRecord:
     )
 
 
-def _parse_fields(payload: str) -> AuditRecord:
+def _parse_fields(payload: str) -> tuple[Any, ...]:
     """The general reader, for what the pattern does not take: it names what is wrong with a malformed record."""
     if '"' in payload:
         try:
@@ -110,7 +119,7 @@ def _parse_fields(payload: str) -> AuditRecord:
         statement_id, substatement_id = int(fields[1]), int(fields[2])
     except ValueError as exc:
         raise RecordError(f"statement ids are not numbers: {fields[1]!r},{fields[2]!r}") from exc
-    return AuditRecord(
+    return (
         audit_type,
         statement_id,
         substatement_id,

@@ -1,11 +1,13 @@
-"""Read a large log file in a second process, so that reading and judging use two cores.
+"""Read a large log file, and parse its pgAudit records, in a second process: reading and judging use two cores.
 
 A scan has two halves of about equal cost: finding the entries that matter in the file's bytes (the needle
-search, line counting, the prefix, dropping service accounts' records unread, decoding) and judging them
-(grouping records into statements, the policy, the output). Judging is sequential by nature: a statement's
-records must be grouped in log order. Reading is not tied to it, so a child process reads the file with the very
-same `read_file` and hands the entries over in batches, in order, while the parent judges. The entries, their
-order and their line numbers are exactly what `read_file` yields in one process; only the wall time changes.
+search, line counting, the prefix, dropping service accounts' records unread, decoding, reading the pgAudit
+fields) and judging them (grouping records into statements, the policy, the output). Judging is sequential by
+nature: a statement's records must be grouped in log order. Reading is not tied to it, so a child process reads
+the file with the very same `read_file`, parses each audit record with the very same `parse_record`, and hands
+both over in batches, in order, while the parent judges. The entries, their order and their line numbers are
+exactly what `read_file` yields in one process (each with its `record` parsed); only the wall time changes.
+A record the child cannot parse is left unparsed: the pipeline parses it again and reports it, in its place.
 
 The child is forked, so it shares the parent's compiled prefix and service-account check without pickling them;
 where fork does not exist, or the file is small, or is standard input, `read_entries` reads in-process.
@@ -25,6 +27,7 @@ from typing import Any
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.reader import STDIN, InputError, SkipUser, read_fields, read_file
+from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, record_fields
 
 MIN_BACKGROUND_BYTES = 32 << 20
 """Below this size a second process costs more than it saves."""
@@ -72,9 +75,15 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
                 message = marshal.loads(receiver.recv_bytes())  # noqa: S302 (from our own child, over our own pipe)
             except EOFError:
                 raise InputError(f"{path}: the reading process ended unexpectedly ({_how_it_ended(child)})") from None
-            if type(message) is list:  # a batch: each item an entry's fields, or a Malformed's
+            if type(message) is list:  # a batch: each item an entry's fields (and its record's), or a Malformed's
                 for item in message:
-                    yield LogEntry(*item) if len(item) != _MALFORMED_FIELDS else Malformed(*item)
+                    if len(item) == _MALFORMED_FIELDS:
+                        yield Malformed(*item)
+                        continue
+                    entry = LogEntry(*item)
+                    if entry.record is not None:
+                        entry.record = AuditRecord(*entry.record)  # type: ignore[misc]  # its fields, as sent
+                    yield entry
             elif message[0] == _DONE:
                 return
             else:  # _FAILED
@@ -103,7 +112,7 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for batch in read_fields(path, prefix, skip_user=skip_user):  # the entries of one block read
-            _send(sender, batch)
+            _send(sender, [_with_record(item) for item in batch])
         _send(sender, (_DONE,))
     except InputError as exc:
         _send(sender, (_FAILED, str(exc)))
@@ -111,6 +120,16 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
         pass  # the parent stopped reading
     finally:
         sender.close()
+
+
+def _with_record(item: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An entry's fields with its pgAudit record's fields after them, when it is an audit record that parses."""
+    if len(item) != _MALFORMED_FIELDS and is_audit_message(item[0]):
+        try:
+            return (*item, record_fields(item[0]))
+        except RecordError:
+            pass  # left for the pipeline, which reports it in its place
+    return item
 
 
 def _send(sender: Connection, message: Any) -> None:
