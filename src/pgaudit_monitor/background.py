@@ -111,8 +111,8 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
     # ^C reaches the whole process group: the parent handles it (and ends this process), the child stays quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        for batch in read_fields(path, prefix, skip_user=skip_user):  # the entries of one block read
-            _send(sender, [_with_record(item) for item in batch])
+        for batch in read_fields(path, prefix, skip_user=skip_user, attach=_record_of):  # one block's entries
+            _send(sender, batch)
         _send(sender, (_DONE,))
     except InputError as exc:
         _send(sender, (_FAILED, str(exc)))
@@ -122,14 +122,15 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
         sender.close()
 
 
-def _with_record(item: tuple[Any, ...]) -> tuple[Any, ...]:
-    """An entry's fields with its pgAudit record's fields after them, when it is an audit record that parses."""
-    if len(item) != _MALFORMED_FIELDS and is_audit_message(item[0]):
+def _record_of(message: str) -> tuple[Any, ...] | None:
+    """The fields of the message's pgAudit record, or None: not one, or not one that parses (left to the
+    pipeline, which reports it in its place)."""
+    if is_audit_message(message):
         try:
-            return (*item, record_fields(item[0]))
+            return record_fields(message)
         except RecordError:
-            pass  # left for the pipeline, which reports it in its place
-    return item
+            pass
+    return None
 
 
 def _send(sender: Connection, message: Any) -> None:

@@ -17,6 +17,9 @@ from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, Cut
 
+Attach = Callable[[str], Any]
+"""Given an entry's message, what goes in the `record` field of its tuple (see stderr_cut)."""
+
 UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
 UNKNOWN_BYTES = UNKNOWN.encode()
 _EXCERPT = 80
@@ -74,7 +77,7 @@ def stderr_fields(
     match = prefix.head.match(data)
     if match is None:
         return _unmatched(data, prefix, source, line)
-    return _stderr_entry(match, data, len(data), _field_groups(prefix.head), source, line, stream)
+    return _stderr_entry(match, data, len(data), _field_groups(prefix.head), source, line, stream, None)
 
 
 def stderr_cut(
@@ -84,6 +87,7 @@ def stderr_cut(
     stream: str = "",
     skip_user: Callable[[bytes], bool] | None = None,
     as_fields: bool = False,
+    attach: Attach | None = None,
 ) -> Cut:
     """The splitter's Cut for stderr: each entry parsed where it lies in the block, without copying it out first.
 
@@ -91,7 +95,8 @@ def stderr_cut(
     a scan's records can be service accounts', and this way they cost one match of the prefix. The answer for
     each user's bytes is kept (a log has few users; up to 4,096, then asked again). An audit record whose user
     the prefix does not show is never dropped here (the pipeline decides with the backend's user).
-    With `as_fields` an entry (or a Malformed) is the tuple of its fields, what the background reader sends.
+    With `as_fields` an entry (or a Malformed) is the tuple of its fields, what the background reader sends, and
+    `attach` fills the last one, `record`, from the message (the background reader parses pgAudit records so).
     """
     head = prefix.head.match
     groups = _field_groups(prefix.head)
@@ -114,7 +119,7 @@ def stderr_cut(
                     dropped = known[user] = skip(user)
                 if dropped:
                     return None
-        fields = _stderr_entry(match, buf, stop, groups, source, line, stream)
+        fields = _stderr_entry(match, buf, stop, groups, source, line, stream, attach)
         return fields if as_fields else LogEntry(*fields)
 
     return cut
@@ -126,7 +131,14 @@ def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> M
 
 
 def _stderr_entry(
-    match: re.Match[bytes], buf: bytes, stop: int, groups: tuple[int, ...], source: str, line: int, stream: str
+    match: re.Match[bytes],
+    buf: bytes,
+    stop: int,
+    groups: tuple[int, ...],
+    source: str,
+    line: int,
+    stream: str,
+    attach: Attach | None,
 ) -> tuple[Any, ...]:
     """The fields of the entry whose prefix `match` found in `buf`, ending at `stop`; only the prefix's own
     fields are decoded. Runs once per audit record of a scan, so it is written for speed: positional groups, no
@@ -158,6 +170,7 @@ def _stderr_entry(
         None if not app or app == UNKNOWN_BYTES else app.decode("utf-8", errors="replace"),
         session_id.decode("ascii") if session_id is not None else None,  # hex digits and a dot only
         int(session_line) if session_line and len(session_line) < 20 else None,
+        None if attach is None else attach(message),
     )
 
 

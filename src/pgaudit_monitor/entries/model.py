@@ -38,8 +38,8 @@ class LogEntry:
     its own process); None when not, and then whoever needs it parses the message."""
 
     def fields(self) -> tuple[Any, ...]:
-        """The fields in declaration order but `record`: `LogEntry(*entry.fields())` is the same entry, unparsed.
-        A tuple crosses between processes several times faster than the object (the background reader's way)."""
+        """The fields in declaration order: `LogEntry(*entry.fields())` is the same entry. A tuple crosses between
+        processes several times faster than the object (the background reader's way, `record` as its fields)."""
         return (
             self.message,
             self.level,
@@ -54,6 +54,7 @@ class LogEntry:
             self.application_name,
             self.session_id,
             self.session_line,
+            self.record,
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import Any, BinaryIO
 
-from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr, stderr_cut
+from pgaudit_monitor.entries.formats import Attach, parse_csvlog, parse_jsonlog, parse_stderr, stderr_cut
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -106,18 +106,19 @@ def read_file(
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """
-    yield from _read_file(path, prefix, needles, stream, skip_user, as_fields=False)
+    yield from _read_file(path, prefix, needles, stream, skip_user, as_fields=False, attach=None)
 
 
 def read_fields(
-    path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None
-) -> Iterator[list[tuple[Any, ...] | Malformed]]:
+    path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None, attach: Attach | None = None
+) -> Iterator[list[tuple[Any, ...]]]:
     """What read_file yields with the pipeline's needles, in lists (one per block read, never empty), each entry
-    as the tuple of its fields (`LogEntry.fields()`, `Malformed.fields()`).
+    as the tuple of its fields (`LogEntry.fields()`, `Malformed.fields()`); `attach(message)` fills an entry's
+    `record` field (None without it).
 
     For the background reader, which sends entries to another process: it never builds the objects.
     """
-    yield from _read_file(path, prefix, AUTO, None, skip_user, as_fields=True)
+    yield from _read_file(path, prefix, AUTO, None, skip_user, as_fields=True, attach=attach)
 
 
 def _read_file(
@@ -128,13 +129,14 @@ def _read_file(
     skip_user: SkipUser | None,
     *,
     as_fields: bool,
+    attach: Attach | None,
 ) -> Iterator[Any]:
     """The entries of one file (in lists, one per block, with `as_fields`)."""
     source = "<stdin>" if path == STDIN else path
     stream = default_stream(path) if stream is None else stream
     handle = _open(path)
     try:
-        for entries in _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields):
+        for entries in _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields, attach):
             if as_fields:
                 yield entries
             else:
@@ -154,13 +156,14 @@ def _read_blocks(
     stream: str,
     skip_user: SkipUser | None,
     as_fields: bool,
+    attach: Attach | None,
 ) -> Iterator[list[Any]]:
     """The entries of each block read, as a list (none empty)."""
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
     chosen = needles_for(fmt, prefix) if isinstance(needles, str) else needles
     splitter = entry_splitter(
-        fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields
+        fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach
     )
     while block:
         if entries := splitter.feed(block):
@@ -185,21 +188,26 @@ def entry_splitter(
     stream: str,
     skip_user: SkipUser | None = None,
     as_fields: bool = False,
+    attach: Attach | None = None,
 ) -> EntrySplitter | CsvSplitter:
     """A splitter whose `feed` and `finish` return parsed entries (LogEntry or Malformed; with `as_fields` the
-    tuple of either's fields), for readers of whole files.
+    tuple of either's fields, an entry's `record` filled by `attach(message)`), for readers of whole files.
 
     `skip_user` drops the audit records of users for which it is true, unread, where the prefix shows the user
     on the entry's first line (stderr with %u); elsewhere the pipeline drops them.
     """
     if fmt is LogFormat.STDERR:
-        cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields)
+        cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach)
         return EntrySplitter(needles, continuation=b"\t", cut=cut)
     parse = parse_jsonlog if fmt is LogFormat.JSONLOG else parse_csvlog
 
     def cut_and_parse(buf: bytes, start: int, stop: int, line: int) -> Any:
         entry = parse(buf[start:stop], source=source, line=line, stream=stream)
-        return entry.fields() if as_fields else entry
+        if not as_fields:
+            return entry
+        if attach is not None and type(entry) is LogEntry:
+            entry.record = attach(entry.message)
+        return entry.fields()
 
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
