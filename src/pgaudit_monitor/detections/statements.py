@@ -30,7 +30,7 @@ _RECEIVED = "connection received:"
 _DISCONNECTED = "disconnection:"
 
 
-@dataclass
+@dataclass(slots=True)
 class _OpenStatement:
     first: LogEntry
     user: str
@@ -79,7 +79,7 @@ class StatementAssembler:
         """
         done: list[Outcome | Malformed] = []
         message = entry.message
-        if is_audit_message(message):
+        if entry.record is not None or is_audit_message(message):  # (parsed already by the background reader)
             self._record(entry, done)
         elif message.startswith(_RECEIVED) or message.startswith(_DISCONNECTED):
             backend = self._backends.pop(self._key(entry), None)
@@ -142,7 +142,7 @@ class StatementAssembler:
         return self._accounts.matches(user) is not None
 
     def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
-        if not self.report_excluded and entry.user is not None and self.is_service(entry.user):
+        if not self.report_excluded and entry.user is not None and self._accounts.matches(entry.user) is not None:
             self.service_records_skipped += 1  # before any backend state: what readers that drop them unread do
             return
         backend = self._backend(entry)
