@@ -36,11 +36,8 @@ class _OpenStatement:
     user: str
     records: list[AuditRecord]
     part_index: int | None
-    touched: float = 0.0  # monotonic time of its last record, for complete_idle
-
-    @property
-    def statement_id(self) -> int:
-        return self.records[0].statement_id
+    touched: float  # monotonic time of its last record, for complete_idle
+    statement_id: int  # its records' (the first's)
 
 
 @dataclass
@@ -129,7 +126,7 @@ class StatementAssembler:
         return (entry.stream, entry.pid)
 
     def _backend(self, entry: LogEntry) -> _Backend:
-        key = self._key(entry)
+        key = (entry.stream, entry.session_id) if entry.session_id else (entry.stream, entry.pid)  # as _key
         backend = self._backends.get(key)
         if backend is None:
             backend = self._backends[key] = _Backend()
@@ -170,7 +167,8 @@ class StatementAssembler:
             self._complete(backend, done)
         if record.substatement_id > 1 and record.statement_id == backend.last_done and backend.last_done_detected:
             return  # late records of a statement already reported: counted once
-        backend.open = _OpenStatement(entry, user, [record], self._part(backend, record), time.monotonic())
+        part = self._part(backend, record)
+        backend.open = _OpenStatement(entry, user, [record], part, time.monotonic(), record.statement_id)
         if len(self._backends) > self.max_backends:
             self._evict(done)
 
