@@ -125,6 +125,24 @@ def stderr_cut(
     return cut
 
 
+_NAMES: dict[bytes, str | None] = {}
+_MISSING = object()
+
+
+def _name(raw: bytes | None) -> Any:
+    """A level, user, database or application name from the prefix (None when absent or `[unknown]`), decoded
+    once per distinct value: every entry gets the same str object, which the background reader then sends once
+    per batch instead of once per entry. A log has few such names (the cache is cleared at 4,096)."""
+    if not raw:
+        return None
+    name = _NAMES.get(raw, _MISSING)
+    if name is _MISSING:
+        if len(_NAMES) >= 4096:
+            _NAMES.clear()
+        name = _NAMES[raw] = None if raw == UNKNOWN_BYTES else raw.decode("utf-8", errors="replace")
+    return name
+
+
 def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> Malformed:
     excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
     return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
@@ -158,16 +176,16 @@ def _stderr_entry(
     session_line = g[i_session_line] if i_session_line >= 0 else None
     return (
         message,
-        g[i_level].decode("utf-8", errors="replace"),
+        _name(g[i_level]),
         source,
         line,
         stream,
         time.decode("utf-8", errors="replace") if time else None,  # a zone name is any bytes but space and `:`
-        None if not user or user == UNKNOWN_BYTES else user.decode("utf-8", errors="replace"),
-        None if not database or database == UNKNOWN_BYTES else database.decode("utf-8", errors="replace"),
+        _name(user),
+        _name(database),
         int(pid) if pid and len(pid) < 20 else None,
         remote.decode("utf-8", errors="replace") if remote else None,
-        None if not app or app == UNKNOWN_BYTES else app.decode("utf-8", errors="replace"),
+        _name(app),
         session_id.decode("ascii") if session_id is not None else None,  # hex digits and a dot only
         int(session_line) if session_line and len(session_line) < 20 else None,
         None if attach is None else attach(message),
