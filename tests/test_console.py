@@ -19,10 +19,10 @@ def _outcome(statement: str, line: int = 7) -> Outcome:
 def test_a_json_line_is_one_compact_object_with_the_documented_fields() -> None:
     statement = "UPDATE accounts SET note = 'é, \"x\"' WHERE id = 1"
     line = json_line(_outcome(statement))
-    assert line.endswith("\n")
-    assert "\n" not in line[:-1]
+    assert line.endswith(b"\n")
+    assert b"\n" not in line[:-1]
     assert json.loads(line) == _outcome(statement).to_dict()
-    assert ", " not in line.split('"statement"')[0]  # compact between fields
+    assert b", " not in line.split(b'"statement"')[0]  # compact between fields
 
 
 def test_a_statement_that_is_not_valid_unicode_is_escaped_not_lost() -> None:
@@ -44,3 +44,16 @@ def test_json_lines_are_held_then_written_in_order_and_nothing_is_lost() -> None
     lines = out.getvalue().splitlines()
     assert [json.loads(line)["line"] for line in lines] == list(range(ScanReport.JSON_LINES_HELD + 3))
     assert report.found == len(lines)
+
+
+def test_json_lines_go_to_the_byte_stream_in_utf8_after_the_text_written_before() -> None:
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")
+    out.write("written first\n")
+    report = ScanReport("scan", as_json=True, explain=False, out=out, err=io.StringIO())
+    report.take(_outcome("UPDATE accounts SET note = 'é' WHERE id = 1"))
+    report.finish()
+    out.flush()
+    first, line = raw.getvalue().decode("utf-8").splitlines()
+    assert first == "written first"
+    assert json.loads(line)["statement"] == "UPDATE accounts SET note = 'é' WHERE id = 1"

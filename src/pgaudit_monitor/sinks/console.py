@@ -69,15 +69,15 @@ def write_summary(outcomes: Sequence[Outcome], out: TextIO) -> None:
         out.write(f"  {user:<24} {command:<10} {n}{suffix}\n")
 
 
-def json_line(outcome: Outcome) -> str:
-    """One compact JSON object and a newline. orjson writes it in a fifteenth of the standard library's time,
-    which a scan of a large log pays once per detection; it refuses what is not valid Unicode (a lone surrogate
-    from a jsonlog `\\ud800` escape), which the standard library writes as an escape instead."""
+def json_line(outcome: Outcome) -> bytes:
+    """One compact JSON object and a newline, in UTF-8. orjson writes it in a fifteenth of the standard library's
+    time, which a scan of a large log pays once per detection; it refuses what is not valid Unicode (a lone
+    surrogate from a jsonlog `\\ud800` escape), which the standard library writes as an escape instead."""
     fields = outcome.to_dict()
     try:
-        return orjson.dumps(fields).decode() + "\n"
+        return orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
-        return json.dumps(fields, separators=(",", ":")) + "\n"
+        return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
 
 
 class ExplainReport:
@@ -139,7 +139,7 @@ class ScanReport:
         self.explain = ExplainReport() if explain else None
         self.detections: list[Outcome] = []
         self.found = self.malformed = 0
-        self._held: list[str] = []
+        self._held: list[bytes] = []
 
     def take(self, item: Outcome | Malformed) -> None:
         if isinstance(item, Malformed):
@@ -157,10 +157,17 @@ class ScanReport:
             self.explain.add(item)
 
     def flush(self) -> None:
-        """Write the JSON lines held so far."""
+        """Write the JSON lines held so far: as bytes to the stream's buffer where it has one (no decoding to text
+        only to be encoded back), else as text."""
         if self._held:
-            self.out.write("".join(self._held))
+            data = b"".join(self._held)
             self._held.clear()
+            binary = getattr(self.out, "buffer", None)
+            if binary is None:
+                self.out.write(data.decode())
+            else:
+                self.out.flush()  # what was written as text before goes first
+                binary.write(data)
 
     def finish(self) -> None:
         self.flush()
