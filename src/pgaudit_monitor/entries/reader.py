@@ -206,7 +206,7 @@ def entry_splitter(
         if not as_fields:
             return entry
         if attach is not None and type(entry) is LogEntry:
-            entry.record = attach(entry.message)
+            return (*entry.fields()[:-1], attach(entry.message))
         return entry.fields()
 
     if fmt is LogFormat.JSONLOG:
