@@ -8,6 +8,8 @@ bash scripts/setup.sh
 echo "== lint: ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "== types: mypy"
+.venv/bin/mypy
 echo "== lint: shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${shell_scripts[@]}"

@@ -32,7 +32,7 @@ class Pipeline:
         """Outcomes of the statements these entries complete (more may follow until `finish`)."""
         feed = self.assembler.feed
         for entry in entries:
-            if type(entry) is Malformed:
+            if isinstance(entry, Malformed):
                 yield entry
             elif done := feed(entry):
                 yield from done

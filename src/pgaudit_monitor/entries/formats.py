@@ -1,7 +1,8 @@
 """Parse one raw entry of each PostgreSQL log format into a LogEntry.
 
 Each parser takes the bytes of a whole entry (as the splitters cut them) and returns a LogEntry, or a Malformed
-naming the reason. None of them raises on bad input: a log can hold anything, and the monitor must go on.
+naming the reason; for stderr, `stderr_cut` does the same straight from a block, for readers of whole files.
+None of them raises on bad input: a log can hold anything, and the monitor must go on.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def _field_groups(head: re.Pattern[bytes]) -> tuple[int, ...]:
     return tuple(head.groupindex.get(name, 0) - 1 for name in _STDERR_FIELDS)
 
 
-_STDERR_FIELDS = ("level", "time", "user", "database", "pid", "remote", "remote_host", "application_name")
-_STDERR_FIELDS += ("session_id", "session_line")
+_STDERR_FIELDS: tuple[str, ...] = ("level", "time", "user", "database", "pid", "remote", "remote_host")
+_STDERR_FIELDS += ("application_name", "session_id", "session_line")
 
 
 def stderr_fields(

@@ -102,7 +102,7 @@ def read_file(
 
     `needles="auto"` takes what the detection pipeline needs for the file's format; None yields every entry.
     `skip_user` drops, unread, the audit records of users for which it is true, where the format and the prefix
-    let the splitter see the user before it cuts the entry out (stderr with %u); elsewhere the pipeline drops them.
+    let the reader see the user before it decodes the entry (stderr with %u); elsewhere the pipeline drops them.
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """

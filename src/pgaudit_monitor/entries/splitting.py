@@ -82,7 +82,7 @@ class EntrySplitter:
         self._cut_out = cut
         self._continuation = continuation
         # a newline not followed by the continuation byte: where an entry ends (`end` itself is always a boundary)
-        self._entry_break = None
+        self._entry_break: Callable[[bytes, int, int], re.Match[bytes] | None] | None = None
         if continuation is not None:
             self._entry_break = re.compile(b"\n(?!" + re.escape(continuation) + b")").search
         self._buffer = b""

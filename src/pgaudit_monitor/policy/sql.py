@@ -140,7 +140,7 @@ def _explain_analyzes(body: dict[str, Any]) -> bool:
         arg = elem.get("arg")
         if arg is None:
             return True
-        value = next(iter(arg.values()), {})
+        value: dict[str, Any] = next(iter(arg.values()), {})
         word = str(value.get("sval", value.get("ival", value.get("boolval", 0)))).lower()
         return word not in _FALSE_WORDS
     return False
