@@ -78,6 +78,22 @@ def test_detections_are_the_same_through_a_child(workload_logs: Path) -> None:
     assert in_log_order(results[0]) == expected_detections()
 
 
+def test_a_lone_surrogate_in_a_jsonlog_message_crosses_unchanged(workload_logs: Path, tmp_path: Path) -> None:
+    # A jsonlog `\\ud800` escape decodes to a lone surrogate: it must cross between the processes as it is.
+    lines = only(workload_logs, ".json").read_bytes().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if b'"user":"alice"' in line and b"AUDIT: SESSION," in line)
+    entry = json.loads(lines[at])
+    entry["message"] = "AUDIT: SESSION,1,1,READ,SELECT,,,SELECT '\\ud800' FROM accounts,<not logged>"
+    # as PostgreSQL writes it, compact, with the escape itself in the JSON (not an escaped backslash)
+    odd = json.dumps(entry, separators=(",", ":")).replace("\\\\ud800", "\\ud800").encode() + b"\n"
+    path = tmp_path / "surrogate.json"
+    path.write_bytes(b"".join(lines[:at]) + odd + b"".join(lines[at:]))
+    prefix = compile_prefix(AURORA_PREFIX)
+    through_child = list(read_entries(str(path), prefix, min_bytes=ALWAYS))
+    assert _unparsed(through_child) == list(read_file(str(path), prefix))
+    assert any(isinstance(e, LogEntry) and "\ud800" in e.message for e in through_child)
+
+
 def test_malformed_entries_come_through_in_place(workload_logs: Path, tmp_path: Path) -> None:
     lines = only(workload_logs, ".log").read_bytes().splitlines(keepends=True)
     garbage = b"this line has no prefix:  AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<not logged>\n"
