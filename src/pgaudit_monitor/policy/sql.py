@@ -176,19 +176,29 @@ def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
     return ParsedStatement(tag, text, None, "not-dml")
 
 
+_Known = tuple[str | None, tuple[ParsedStatement, ...] | None, bool]
+
+
 class SqlAnalyzer:
     """Parse query strings into ParsedStatements, with bounded caches by text and by statement shape."""
 
     def __init__(self, cache_size: int = 8192) -> None:
         self._cache_size = cache_size
-        # text -> (shape, statements): shape is the key of a single statement's analysis, else None
-        self._by_text: OrderedDict[str, tuple[str | None, tuple[ParsedStatement, ...] | None]] = OrderedDict()
+        # text -> (shape, statements, own): shape is the key of a single statement's analysis, else None; `own`
+        # is False while the one statement is still another text's of the same shape (see analyze)
+        self._by_text: OrderedDict[str, _Known] = OrderedDict()
         # normalized text, and the same without comments -> (shape, statements as parsed from one such text)
         self._by_shape: OrderedDict[str, tuple[str | None, tuple[ParsedStatement, ...]]] = OrderedDict()
 
     def analyze(self, text: str) -> tuple[ParsedStatement, ...] | None:
         """The statements of `text`, in order; None when PostgreSQL's grammar cannot parse it."""
-        return self._lookup(text)[1]
+        shape, statements, own = self._lookup(text)
+        if own or statements is None:
+            return statements
+        # Made when first asked for: most texts are only asked for their shape (Judge decides once per shape).
+        mine = _retexted(statements, text)
+        self._by_text[text] = (shape, mine, True)
+        return mine
 
     def shape(self, text: str) -> str | None:
         """A key for the analysis of `text` when it is one statement, else None: its normalized text (constants
@@ -199,7 +209,7 @@ class SqlAnalyzer:
         """
         return self._lookup(text)[0]
 
-    def _lookup(self, text: str) -> tuple[str | None, tuple[ParsedStatement, ...] | None]:
+    def _lookup(self, text: str) -> _Known:
         cached = self._by_text.get(text)
         if cached is not None:
             self._by_text.move_to_end(text)
@@ -208,7 +218,7 @@ class SqlAnalyzer:
         self._remember(self._by_text, text, result)
         return result
 
-    def _analyze_uncached(self, text: str) -> tuple[str | None, tuple[ParsedStatement, ...] | None]:
+    def _analyze_uncached(self, text: str) -> _Known:
         try:
             normalized = pg_parser.normalize(text)
             known = self._by_shape.get(normalized)
@@ -218,17 +228,19 @@ class SqlAnalyzer:
                 key = _without_comments(normalized)
                 known = self._by_shape.get(key) if key is not normalized else None
                 if known is None:
-                    return self._parse(text, key)
+                    return (*self._parse(text, key), True)
                 self._remember(self._by_shape, normalized, known)
             shape, statements = known
+            if len(statements) == 1:
+                return shape, statements, False  # its own text put in when asked for (analyze)
             again = _retexted(statements, text)
             if again is None:  # the text is cut into parts otherwise than the one parsed: parse it
-                return self._parse(text, None)
-            return shape, again
+                return (*self._parse(text, None), True)
+            return shape, again, True
         except (pg_parser.ParseError, ValueError, RecursionError):
             # Not SQL PostgreSQL's grammar accepts, or nested deeper than the JSON reader goes (orjson's limit is
             # 1,024 levels, a ValueError): the caller treats it as unreadable, which fails closed.
-            return None, None
+            return None, None, True
 
     def _parse(self, text: str, key: str | None) -> tuple[str | None, tuple[ParsedStatement, ...]]:
         """Parse `text` in full; remember its analysis under `key` (its shape) when other texts can reuse it."""
