@@ -37,7 +37,15 @@ from pgaudit_monitor.entries import (
     sniff_format,
 )
 from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
-from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, CONNECTION_NEEDLE, CsvSplitter, EntrySplitter, RawEntry
+from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES
+from pgaudit_monitor.entries.splitting import (
+    AUDIT_NEEDLE,
+    CONNECTION_NEEDLE,
+    CsvSplitter,
+    EntrySplitter,
+    RawEntry,
+    _RareNeedles,
+)
 from pgaudit_monitor.policy import ParsedStatement, SqlAnalyzer
 from pgaudit_monitor.records import AuditRecord, RecordError, parse_record
 from pgaudit_monitor.records.pgaudit import _parse_fields
@@ -277,7 +285,8 @@ def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-NEEDLES = [None, (AUDIT_NEEDLE,), (AUDIT_NEEDLE, CONNECTION_NEEDLE), (CONNECTION_NEEDLE, b'"'), (b"\t",)]
+NEEDLES = [None, (AUDIT_NEEDLE,), (AUDIT_NEEDLE, CONNECTION_NEEDLE), (CONNECTION_NEEDLE, b'"'), (b"\t",),
+           PIPELINE_NEEDLES["stderr"], PIPELINE_NEEDLES["jsonlog"]]  # fmt: skip
 
 
 @FAST
@@ -524,3 +533,31 @@ def test_jsonlog_fields_have_their_declared_types() -> None:
     # A field of the wrong kind makes the entry Malformed, with the field named; it never reaches the pipeline.
     assert isinstance(entry, Malformed)
     assert entry.reason == "user is not a string"
+
+
+_TINY = st.lists(st.sampled_from(b"ab:\n"), max_size=4).map(bytes)
+
+
+@st.composite
+def _needles_sharing_a_core(draw: st.DrawFn) -> tuple[bytes, ...]:
+    # Needles over a tiny alphabet that share a prefix and a core of 4 or more bytes, so that the splitter scans
+    # for the core once; the core may occur twice in one needle, and a needle may hold another.
+    prefix = draw(_TINY)
+    core = draw(st.lists(st.sampled_from(b"ab"), min_size=4, max_size=6).map(bytes))
+    rest = draw(st.lists(st.tuples(_TINY, _TINY, st.booleans()), min_size=2, max_size=4))
+    rare = tuple(prefix + a + core + b + (core if twice else b"") for a, b, twice in rest)
+    return (prefix + draw(_TINY) + b"!", *rare)
+
+
+@FAST
+@given(needles=_needles_sharing_a_core(), pieces=st.lists(st.one_of(_TINY, st.just(b"ab" * 3)), max_size=40),
+       data=st.data())  # fmt: skip
+def test_rare_needles_are_all_found_by_one_scan_for_what_they_share(
+    needles: tuple[bytes, ...], pieces: list[bytes], data: st.DataObject
+) -> None:
+    buf = b"".join(pieces + list(needles[1:]) + pieces[::-1])
+    end = data.draw(st.integers(0, len(buf)))  # a needle may run past it: then it is not in the range
+    begin = data.draw(st.integers(0, end))
+    rare = _RareNeedles.of(needles[1:], needles)
+    expected = sorted({i for n in needles[1:] for i in range(begin, end - len(n) + 1) if buf.startswith(n, i)})
+    assert rare.hits(buf, begin, end) == expected

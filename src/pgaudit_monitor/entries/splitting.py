@@ -79,6 +79,7 @@ class EntrySplitter:
         if needles is not None and (isinstance(needles, re.Pattern) or not all(needles)):
             raise ValueError("EntrySplitter takes non-empty literal needles")
         self._needles = needles
+        self._rare = _RareNeedles.of(needles[1:], needles) if needles else None
         self._cut_out = cut
         self._continuation = continuation
         # a newline not followed by the continuation byte: where an entry ends (`end` itself is always a boundary)
@@ -187,7 +188,8 @@ class EntrySplitter:
         cut, append = self._cut_out, out.append
         first = needles[0]
         next_first = p if (p := find(buf, first, begin, end)) >= 0 else _NOWHERE
-        others = _all_hits(buf, needles[1:], begin, end)
+        assert self._rare is not None  # there are needles
+        others = self._rare.hits(buf, begin, end)
         others.append(_NOWHERE)
         next_other = others[0]
         index = 0
@@ -212,16 +214,67 @@ class EntrySplitter:
         self._line = line + count(buf, b"\n", counted_to, end)
 
 
-def _all_hits(buf: bytes, needles: tuple[bytes, ...], begin: int, end: int) -> list[int]:
-    """Where each of `needles` occurs in buf[begin:end], in order (for the rare needles of a splitter)."""
-    hits: list[int] = []
-    for needle in needles:
-        at = _find(buf, needle, begin, end)
-        while at >= 0:
-            hits.append(at)
-            at = _find(buf, needle, at + 1, end)
-    hits.sort()
-    return hits
+@dataclass(frozen=True, slots=True)
+class _RareNeedles:
+    """How a splitter finds its rare needles (all but the first) in a block.
+
+    A SIMD scan of a block costs the same whatever it finds (0.1 s per GiB here), so each needle scanned on its own
+    costs that much. Where the rare needles all hold one string of 4 bytes or more, besides the prefix every needle
+    starts with (`:  ` before a stderr message, which every line has), the block is scanned once for that string
+    and each of its few hits checked against the needles: `connection` for the three connection messages.
+    """
+
+    needles: tuple[bytes, ...]
+    anchor: bytes | None = None
+    placed: tuple[tuple[bytes, int], ...] = ()  # each needle, and where the anchor lies in it
+
+    @classmethod
+    def of(cls, rare: tuple[bytes, ...], every: tuple[bytes, ...]) -> _RareNeedles:
+        prefix = _common_prefix_length(every)
+        anchor = _longest_common_substring([needle[prefix:] for needle in rare]) if len(rare) > 1 else b""
+        if len(anchor) < 4:
+            return cls(rare)
+        placed = tuple((n, at) for n in rare for at in range(len(n) - len(anchor) + 1) if n.startswith(anchor, at))
+        return cls(rare, anchor, placed)
+
+    def hits(self, buf: bytes, begin: int, end: int) -> list[int]:
+        """Where each of the needles starts in buf[begin:end] (the whole needle inside it), in order."""
+        hits: list[int] = []
+        if self.anchor is None:
+            for needle in self.needles:
+                at = _find(buf, needle, begin, end)
+                while at >= 0:
+                    hits.append(at)
+                    at = _find(buf, needle, at + 1, end)
+        else:
+            anchor, placed = self.anchor, self.placed
+            at = _find(buf, anchor, begin, end)
+            while at >= 0:
+                for needle, offset in placed:
+                    start = at - offset
+                    if start >= begin and start + len(needle) <= end and buf.startswith(needle, start):
+                        hits.append(start)
+                at = _find(buf, anchor, at + 1, end)
+        return sorted(set(hits))
+
+
+def _common_prefix_length(strings: tuple[bytes, ...]) -> int:
+    shortest = min(strings, key=len)
+    size = 0
+    while size < len(shortest) and all(s[size] == shortest[size] for s in strings):
+        size += 1
+    return size
+
+
+def _longest_common_substring(strings: list[bytes]) -> bytes:
+    """The longest byte string found in each of `strings` (a few short needles: plain search is enough)."""
+    shortest = min(strings, key=len)
+    for size in range(len(shortest), 0, -1):
+        for at in range(len(shortest) - size + 1):
+            candidate = shortest[at : at + size]
+            if all(candidate in s for s in strings):
+                return candidate
+    return b""
 
 
 class CsvSplitter:
