@@ -144,6 +144,20 @@ def _name(raw: bytes | None) -> Any:
     return name
 
 
+_TEXTS: dict[bytes, str] = {}
+
+
+def _text(raw: bytes) -> str:
+    """A time or a client address, decoded once per distinct value as _name does: entries of one second, or of
+    one connection, share the str (a log has many, so the cache is cleared more often)."""
+    text = _TEXTS.get(raw)
+    if text is None:
+        if len(_TEXTS) >= 4096:
+            _TEXTS.clear()
+        text = _TEXTS[raw] = raw.decode("utf-8", errors="replace")
+    return text
+
+
 def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> Malformed:
     excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
     return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
@@ -181,11 +195,11 @@ def _stderr_entry(
         source,
         line,
         stream,
-        time.decode("utf-8", errors="replace") if time else None,  # a zone name is any bytes but space and `:`
+        _text(time) if time else None,  # a zone name is any bytes but space and `:`
         _name(user),
         _name(database),
         int(pid) if pid and len(pid) < 20 else None,
-        remote.decode("utf-8", errors="replace") if remote else None,
+        _text(remote) if remote else None,
         _name(app),
         session_id.decode("ascii") if session_id is not None else None,  # hex digits and a dot only
         int(session_line) if session_line and len(session_line) < 20 else None,
