@@ -126,7 +126,7 @@ class StatementAssembler:
         return (entry.stream, entry.pid)
 
     def _backend(self, entry: LogEntry) -> _Backend:
-        key = (entry.stream, entry.session_id) if entry.session_id else (entry.stream, entry.pid)  # as _key
+        key = self._key(entry)
         backend = self._backends.get(key)
         if backend is None:
             backend = self._backends[key] = _Backend()
@@ -139,7 +139,7 @@ class StatementAssembler:
         return self._accounts.matches(user) is not None
 
     def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
-        if not self.report_excluded and entry.user is not None and self._accounts.matches(entry.user) is not None:
+        if not self.report_excluded and entry.user is not None and self.is_service(entry.user):
             self.service_records_skipped += 1  # before any backend state: what readers that drop them unread do
             return
         backend = self._backend(entry)

@@ -126,36 +126,26 @@ def stderr_cut(
     return cut
 
 
-_NAMES: dict[bytes, str | None] = {}
-_MISSING = object()
-
-
-def _name(raw: bytes | None) -> Any:
-    """A level, user, database or application name from the prefix (None when absent or `[unknown]`), decoded
-    once per distinct value: every entry gets the same str object, which the background reader then sends once
-    per batch instead of once per entry. A log has few such names (the cache is cleared at 4,096)."""
-    if not raw:
-        return None
-    name = _NAMES.get(raw, _MISSING)
-    if name is _MISSING:
-        if len(_NAMES) >= 4096:
-            _NAMES.clear()
-        name = _NAMES[raw] = None if raw == UNKNOWN_BYTES else raw.decode("utf-8", errors="replace")
-    return name
-
-
 _TEXTS: dict[bytes, str] = {}
 
 
 def _text(raw: bytes) -> str:
-    """A time or a client address, decoded once per distinct value as _name does: entries of one second, or of
-    one connection, share the str (a log has many, so the cache is cleared more often)."""
+    """A prefix field (time, client, user, database...) decoded once per distinct value: the entries of one
+    second, one connection or one user share the str object, which the background reader then sends once per
+    batch instead of once per entry (the cache is cleared at 4,096 values)."""
     text = _TEXTS.get(raw)
     if text is None:
         if len(_TEXTS) >= 4096:
             _TEXTS.clear()
         text = _TEXTS[raw] = raw.decode("utf-8", errors="replace")
     return text
+
+
+def _name(raw: bytes | None) -> str | None:
+    """A level, user, database or application name: None when absent or `[unknown]`, else as _text."""
+    if not raw or raw == UNKNOWN_BYTES:
+        return None
+    return _TEXTS.get(raw) or _text(raw)  # (the lookup first: one call fewer per entry)
 
 
 def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> Malformed:

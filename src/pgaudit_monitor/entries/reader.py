@@ -173,8 +173,8 @@ def _read_blocks(
         yield entries
 
 
-Parser = Callable[..., Any]
-"""An entry parser: (data, *, source, line, stream) to a LogEntry (or its fields' tuple) or a Malformed."""
+Parser = Callable[..., LogEntry | Malformed]
+"""An entry parser: (data, *, source, line, stream) to a LogEntry or a Malformed."""
 SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
@@ -224,7 +224,7 @@ def make_parser(
     if fmt is LogFormat.CSVLOG:
         return CsvSplitter(needles), parse_csvlog
 
-    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> Any:
+    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
         return parse_stderr(data, prefix, source=source, line=line, stream=stream)
 
     return EntrySplitter(needles, continuation=b"\t"), parse

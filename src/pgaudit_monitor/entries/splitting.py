@@ -76,10 +76,10 @@ class EntrySplitter:
     """
 
     def __init__(self, needles: tuple[bytes, ...] | None, continuation: bytes | None, cut: Cut = raw_entry) -> None:
-        if needles is not None and (isinstance(needles, re.Pattern) or not all(needles)):
+        if needles is not None and (isinstance(needles, re.Pattern) or not needles or not all(needles)):
             raise ValueError("EntrySplitter takes non-empty literal needles")
         self._needles = needles
-        self._rare = _RareNeedles.of(needles[1:], needles) if needles else None
+        self._rare = None if needles is None else _RareNeedles.of(needles[1:], needles)
         self._cut_out = cut
         self._continuation = continuation
         # a newline not followed by the continuation byte: where an entry ends (`end` itself is always a boundary)
@@ -151,10 +151,10 @@ class EntrySplitter:
 
     def _cut(self, buf: bytes, begin: int, end: int, out: list[Any]) -> None:
         """The entries of buf[begin:end], which holds whole entries, onto `out`; the line count moves to `end`."""
-        if self._needles is None:
+        if self._needles is None or self._rare is None:
             self._all_entries(buf, begin, end, out)
         else:
-            self._matching_entries(buf, begin, end, self._needles, out)
+            self._matching_entries(buf, begin, end, self._needles[0], self._rare, out)
 
     def _entry_end(self, buf: bytes, start: int, end: int) -> int:
         """Just past the newline that ends the entry going on at `start` (`end` if none does before it)."""
@@ -180,16 +180,16 @@ class EntrySplitter:
             self._line += buf.count(b"\n", start, stop)
             start = stop
 
-    def _matching_entries(self, buf: bytes, begin: int, end: int, needles: tuple[bytes, ...], out: list[Any]) -> None:
+    def _matching_entries(
+        self, buf: bytes, begin: int, end: int, first: bytes, rare: _RareNeedles, out: list[Any]
+    ) -> None:
         # The hot loop of a scan: one SIMD search per hit of the first needle (the frequent one, audit records),
         # the other needles' few hits found beforehand, newlines counted once, no per-line work.
         find, count, rfind = _find, _count, buf.rfind
         tab = -1 if self._continuation is None else self._continuation[0]
         cut, append = self._cut_out, out.append
-        first = needles[0]
         next_first = p if (p := find(buf, first, begin, end)) >= 0 else _NOWHERE
-        assert self._rare is not None  # there are needles
-        others = self._rare.hits(buf, begin, end)
+        others = rare.hits(buf, begin, end)
         others.append(_NOWHERE)
         next_other = others[0]
         index = 0

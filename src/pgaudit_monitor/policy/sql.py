@@ -5,10 +5,10 @@ Nothing here looks at substrings of the SQL. A comment, a string literal or a co
 (RangeVar nodes), and the kind of each statement, including data-modifying statements nested in a CTE.
 
 The hot path is the C parser: `parse_sql_json` and `normalize` cost microseconds, where building pglast's Python
-node objects costs about a hundred. Results are cached twice: by exact text, and by normalized text, in which
-libpg_query replaces constants with `$n` and keeps everything else as written, so `UPDATE t SET x=1 WHERE id=7`
-and `... id=8` share one analysis. (Not by fingerprint: it ignores schema names, so `pg_temp.t` and `public.t`
-would share one.)
+node objects costs about a hundred. Results are cached twice: by exact text, and by shape: the normalized text, in
+which libpg_query replaces constants with `$n` and keeps everything else as written, without its comments (found
+by PostgreSQL's own scanner), so `UPDATE t SET x=1 WHERE id=7` and `/* ticket 9 */ ... id=8` share one analysis.
+(Not by fingerprint: it ignores schema names, so `pg_temp.t` and `public.t` would share one.)
 """
 
 from __future__ import annotations
