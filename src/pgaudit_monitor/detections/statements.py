@@ -21,11 +21,15 @@ from typing import Any
 
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.entries.splitting import AUDIT_SETTING_HINT
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
+from pgaudit_monitor.policy.session import Session
 from pgaudit_monitor.policy.verdict import Judge
 from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, parse_record
 
 _AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
+_SETTING_HINT = re.compile(AUDIT_SETTING_HINT.pattern.decode(), re.IGNORECASE)
+_RAISE_CONTEXT = re.compile(r"PL/pgSQL function .* at RAISE\s*$", re.DOTALL)
 _RECEIVED = "connection received:"
 _DISCONNECTED = "disconnection:"
 
@@ -35,7 +39,6 @@ class _OpenStatement:
     first: LogEntry
     user: str
     records: list[AuditRecord]
-    part_index: int | None
     touched: float  # monotonic time of its last record, for complete_idle
     statement_id: int  # its records' (the first's)
 
@@ -45,11 +48,12 @@ class _Backend:
     user: str | None = None  # from `connection authorized`, for prefixes without %u
     database: str | None = None
     open: _OpenStatement | None = None
-    last_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
-    last_part: int = -1
+    session: Session = field(default_factory=Session)  # what the policy follows of the backend (and its cursor)
     last_done: int | None = None  # the statement id last judged, and whether it was reported
     last_done_detected: bool = False
     prefix_identity: tuple[str | None, str | None] = field(default=(None, None))
+    pid: int | None = None
+    last_record: tuple[str, int] | None = None  # (source, line after it) of its last record, for a CONTEXT entry
 
 
 class StatementAssembler:
@@ -68,6 +72,7 @@ class StatementAssembler:
         self.service_records_skipped = 0
         self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
         self._accounts = judge.policy.service_accounts
+        self._named_streams: set[str] = set()  # streams whose prefix shows users (an empty one is a worker's)
 
     def feed(self, entry: LogEntry) -> list[Outcome | Malformed]:
         """Take one entry; the outcomes it completes, or a Malformed for an unreadable AUDIT record.
@@ -85,6 +90,8 @@ class StatementAssembler:
         elif (match := _AUTHORIZED.match(message)) is not None:
             backend = self._backend(entry)
             backend.user, backend.database = match.group("user"), match.group("database")
+        elif entry.level == "CONTEXT" and _RAISE_CONTEXT.match(message):
+            self._context(entry, done)
         return done
 
     def complete_idle(self, idle_seconds: float, now: float | None = None) -> Iterator[Outcome]:
@@ -129,17 +136,80 @@ class StatementAssembler:
         key = self._key(entry)
         backend = self._backends.get(key)
         if backend is None:
-            backend = self._backends[key] = _Backend()
+            backend = self._backends[key] = _Backend(pid=entry.pid)
+            if entry.user:
+                self._named_streams.add(entry.stream)
         else:
             self._backends.move_to_end(key)
         return backend
+
+    def _to_leader(self, entry: LogEntry, record: AuditRecord) -> bool:
+        """Give a parallel worker's record to its leader's statement; False when it has none.
+
+        pgAudit logs each worker's execution too, with an empty user, database and client and a statement id of
+        its own: the same statement, which must neither count twice nor page as an unknown human's. The leader is
+        named by `leader_pid` (csvlog, jsonlog, `%P`); otherwise, where the prefix shows users (so an empty one is
+        a background process's), it is the backend of the same stream whose open statement has the same text.
+        """
+        leader_pid = getattr(entry, "leader_pid", None)
+        candidates = reversed(self._backends.values())  # the most recently active first
+        if leader_pid is not None:
+            leader = next((b for b in candidates if b.pid == leader_pid and b.open is not None), None)
+        elif entry.stream in self._named_streams and entry.user is None and record.statement_logged:
+            leader = next(
+                (b for b in candidates
+                 if b.open is not None and b.open.user != UNKNOWN_USER and b.open.first.stream == entry.stream
+                 and b.open.records[0].statement == record.statement),
+                None,
+            )  # fmt: skip
+        else:
+            return False
+        if leader is None or leader.open is None:
+            return False
+        leader.open.records.append(record)
+        return True
+
+    def _context(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
+        """A stderr CONTEXT entry of a RAISE right after a backend's record: that record was written by RAISE."""
+        backend = self._backends.get(self._key(entry))
+        if backend is None or backend.open is None or backend.last_record != (entry.source, entry.line):
+            return
+        current = backend.open
+        record = current.records.pop()
+        if not current.records:
+            backend.open = None
+        self._forged(current.first if current.records else entry, current.user, record, done)
+
+    def _forged(self, entry: LogEntry, user: str, record: AuditRecord, done: list[Outcome | Malformed]) -> None:
+        """Report a record RAISE wrote as tampering; it moves nothing in its backend's state."""
+        verdict = self.judge.forged(record)
+        done.append(
+            Outcome(
+                verdict,
+                entry.time,
+                user,
+                entry.database,
+                entry.remote,
+                entry.application_name,
+                entry.pid,
+                entry.session_id,
+                record.statement_id,
+                entry.source,
+                entry.line,
+                entry.stream,
+            )
+        )
 
     def is_service(self, user: str) -> bool:
         """Whether `user` is a service account."""
         return self._accounts.matches(user) is not None
 
+    def _dropped(self, user: str, message: str) -> bool:
+        """Whether a record is dropped unread: a service account's, unless it may change the audit trail."""
+        return self.is_service(user) and _SETTING_HINT.search(message) is None
+
     def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
-        if not self.report_excluded and entry.user is not None and self.is_service(entry.user):
+        if not self.report_excluded and entry.user is not None and self._dropped(entry.user, entry.message):
             self.service_records_skipped += 1  # before any backend state: what readers that drop them unread do
             return
         backend = self._backend(entry)
@@ -150,7 +220,7 @@ class StatementAssembler:
                 backend = self._backends[self._key(entry)] = _Backend()
             backend.prefix_identity = identity
         user = entry.user or backend.user or UNKNOWN_USER
-        if not self.report_excluded and user is not entry.user and self.is_service(user):
+        if not self.report_excluded and user is not entry.user and self._dropped(user, entry.message):
             self.service_records_skipped += 1
             return
         try:
@@ -158,6 +228,13 @@ class StatementAssembler:
         except RecordError as exc:
             done.append(Malformed(entry.source, entry.line, str(exc), entry.message[:80]))
             return
+        if getattr(entry, "context", None):  # pgAudit hides the context of its records: RAISE wrote this one
+            self._forged(entry, user, record, done)
+            return
+        if user is UNKNOWN_USER and self._to_leader(entry, record):
+            self._backends.pop(self._key(entry), None)
+            return
+        backend.last_record = (entry.source, entry.line + entry.message.count("\n") + 1)
         current = backend.open
         if current is not None and self._continues(current, record):
             current.records.append(record)
@@ -167,33 +244,21 @@ class StatementAssembler:
             self._complete(backend, done)
         if record.substatement_id > 1 and record.statement_id == backend.last_done and backend.last_done_detected:
             return  # late records of a statement already reported: counted once
-        part = self._part(backend, record)
-        backend.open = _OpenStatement(entry, user, [record], part, time.monotonic(), record.statement_id)
+        backend.open = _OpenStatement(entry, user, [record], time.monotonic(), record.statement_id)
         if len(self._backends) > self.max_backends:
             self._evict(done)
 
     @staticmethod
     def _continues(current: _OpenStatement, record: AuditRecord) -> bool:
+        """Whether a record belongs to the open statement: the unit is (backend, statement id), whatever the
+        substatement ids do (they go back to 1 inside one ALTER TABLE that validates a foreign key)."""
         if record.statement_id != current.statement_id:
             return False
-        last_sub = current.records[-1].substatement_id
-        if record.substatement_id < last_sub:
-            return False  # ids went back: the pid was reused by a new backend
-        if record.substatement_id == 1 and record.statement_logged and current.records[0].statement_logged:
-            return record.statement == current.records[0].statement
+        first = current.records[0]
+        if record.substatement_id == 1 and record.statement_logged and first.statement_logged:
+            # statement 1 of a new backend on a reused pid (log_connections off) has another text
+            return record.statement == first.statement or any(r.statement == record.statement for r in current.records)
         return True
-
-    def _part(self, backend: _Backend, record: AuditRecord) -> int | None:
-        if record.substatement_id != 1 or not record.statement_logged:
-            return None
-        text = record.statement
-        if ";" not in text or ";" not in text.rstrip(" \t\r\n;"):  # one statement at most: no part to match
-            backend.last_text = text
-            return None
-        start = backend.last_part + 1 if text == backend.last_text else 0
-        index = self.judge.match_part(record, text, start)
-        backend.last_text, backend.last_part = text, (index if index is not None else backend.last_part)
-        return index
 
     def _complete(self, backend: _Backend, done: list[Any]) -> None:
         """Judge the backend's open statement, if it has one; its outcome goes to `done`."""
@@ -201,7 +266,7 @@ class StatementAssembler:
         if current is None:
             return
         backend.open = None
-        verdict = self.judge.judge(current.user, current.records, current.part_index)
+        verdict = self.judge.judge(current.user, current.records, backend.session)
         backend.last_done, backend.last_done_detected = current.statement_id, verdict.detected
         if not verdict.detected and not self.report_excluded:
             return

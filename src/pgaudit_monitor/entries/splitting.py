@@ -33,6 +33,12 @@ MESSAGE_HEADS: tuple[bytes, ...] = (
 """The messages the pipeline reads: audit records, and the connection entries that start a backend, name its
 user, and end it (which completes its last statement and frees its state)."""
 
+AUDIT_SETTING_HINT: re.Pattern[bytes] = re.compile(rb"pgaudit|log_|logging|syslog|preload|set_config|reset|u&", re.I)
+"""Words one of which every statement that changes what is audited or logged contains (policy.catalog's
+AUDIT_SETTINGS, `pgaudit.*`, set_config, `ALTER ... RESET ALL`, and `U&` for a name spelled in escapes). A service
+account's record holding one is never dropped unread: changing the audit trail is reported whoever does it, and
+the policy decides (a test holds the two lists together)."""
+
 Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
 Cut = Callable[[bytes, int, int, int], Any]
 """What a splitter hands on for each entry, given the block, where the entry starts and ends in it and its line

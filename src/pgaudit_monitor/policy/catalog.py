@@ -59,3 +59,18 @@ PG_CATALOG_RELATIONS: frozenset[str] = frozenset(
         "pg_stat_io", "pg_stat_checkpointer", "pg_wait_events",
     }
 )  # fmt: skip
+
+AUDIT_SETTINGS: frozenset[str] = frozenset(
+    {
+        # what reaches the log, and at which level (pgAudit writes at LOG unless pgaudit.log_level says otherwise)
+        "log_min_messages", "log_min_error_statement", "log_statement", "log_error_verbosity",
+        # who and where: the prefix names the user; connection entries name it where the prefix does not
+        "log_line_prefix", "log_connections", "log_disconnections",
+        # where the log goes
+        "log_destination", "logging_collector", "log_directory", "log_filename", "syslog_facility", "syslog_ident",
+        # whether pgAudit is loaded at all
+        "shared_preload_libraries", "session_preload_libraries", "local_preload_libraries",
+    }
+)  # fmt: skip
+"""Settings (besides every `pgaudit.*`) whose change alters what pgAudit records or what the log keeps of it: a
+change is an `audit-tamper` event, by anyone."""

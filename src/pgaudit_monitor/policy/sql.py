@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 from pglast import parser as pg_parser
 
+from pgaudit_monitor.policy.catalog import AUDIT_SETTINGS
+
 # Severity order when one statement does several things (a SELECT whose CTE deletes is a DELETE).
 COMMAND_ORDER: tuple[str, ...] = ("TRUNCATE", "DELETE", "MERGE", "UPDATE", "INSERT", "COPY", "SELECT")
 _DML_NODES = {
@@ -29,7 +31,8 @@ _DML_NODES = {
     "DeleteStmt": "DELETE",
     "MergeStmt": "MERGE",
 }
-# Command tags as pgAudit writes them, for the utility statements we match records against.
+# Command tags as PostgreSQL (and so pgAudit) writes them, for the statements records are matched against. A kind
+# not listed keeps its node name as tag: it fits only a record of an unknown command (`???`).
 _TAGS = {
     "SelectStmt": "SELECT",
     "CopyStmt": "COPY",
@@ -37,15 +40,61 @@ _TAGS = {
     "ExplainStmt": "EXPLAIN",
     "PrepareStmt": "PREPARE",
     "ExecuteStmt": "EXECUTE",
+    "DeallocateStmt": "DEALLOCATE",
     "LockStmt": "LOCK TABLE",
     "DeclareCursorStmt": "DECLARE CURSOR",
-    "VariableSetStmt": "SET",
+    "FetchStmt": "FETCH",
+    "ClosePortalStmt": "CLOSE CURSOR",
     "VariableShowStmt": "SHOW",
     "DoStmt": "DO",
     "CallStmt": "CALL",
+    "RefreshMatViewStmt": "REFRESH MATERIALIZED VIEW",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "AlterDatabaseSetStmt": "ALTER DATABASE",
+    "AlterExtensionStmt": "ALTER EXTENSION",
+    "DiscardStmt": "DISCARD",
+    "ListenStmt": "LISTEN",
+    "NotifyStmt": "NOTIFY",
+    "VacuumStmt": "VACUUM",
+    "CheckPointStmt": "CHECKPOINT",
+    "CreateStmt": "CREATE TABLE",
+    "ViewStmt": "CREATE VIEW",
+    "IndexStmt": "CREATE INDEX",
+    "CreateFunctionStmt": "CREATE FUNCTION",
+    "CreateExtensionStmt": "CREATE EXTENSION",
+    "AlterTableStmt": "ALTER TABLE",
     **_DML_NODES,
 }
+_TRANSACTION_TAGS = {
+    "TRANS_STMT_BEGIN": "BEGIN",
+    "TRANS_STMT_START": "START TRANSACTION",
+    "TRANS_STMT_COMMIT": "COMMIT",
+    "TRANS_STMT_ROLLBACK": "ROLLBACK",
+    "TRANS_STMT_SAVEPOINT": "SAVEPOINT",
+    "TRANS_STMT_RELEASE": "RELEASE",
+    "TRANS_STMT_ROLLBACK_TO": "ROLLBACK",
+    "TRANS_STMT_PREPARE": "PREPARE TRANSACTION",
+    "TRANS_STMT_COMMIT_PREPARED": "COMMIT PREPARED",
+    "TRANS_STMT_ROLLBACK_PREPARED": "ROLLBACK PREPARED",
+}
+_DROP_TAGS = {
+    "OBJECT_TABLE": "DROP TABLE",
+    "OBJECT_VIEW": "DROP VIEW",
+    "OBJECT_MATVIEW": "DROP MATERIALIZED VIEW",
+    "OBJECT_EXTENSION": "DROP EXTENSION",
+    "OBJECT_FUNCTION": "DROP FUNCTION",
+    "OBJECT_EVENT_TRIGGER": "DROP EVENT TRIGGER",
+}
+KNOWN_TAGS: frozenset[str] = frozenset(
+    {*_TAGS.values(), *_TRANSACTION_TAGS.values(), *_DROP_TAGS.values(), "SET", "RESET", "ALTER ROLE",
+     "ALTER EVENT TRIGGER", "CREATE TABLE AS", "CREATE MATERIALIZED VIEW"}
+)  # fmt: skip
+"""The command tags this module gives parts (a kind not listed keeps its node name)."""
 _FALSE_WORDS = frozenset({"false", "off", "0", "no"})
+SESSION_SETTINGS = frozenset({"search_path", "standard_conforming_strings", "role", "session_authorization"})
+"""Settings whose value changes how the server reads a later statement of the session (policy.session)."""
+RESET = None
+"""A setting's value after RESET or SET ... TO DEFAULT: the session's default, which the log does not show."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +118,16 @@ class Access:
     relations: tuple[Relation, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """A change a statement makes to its session's state: a setting (`values` RESET for its default), `*` for
+    every setting (RESET ALL, DISCARD ALL), or `drop` of the relations in `values` (DROP TABLE, DISCARD TEMP: `*`).
+    """
+
+    name: str
+    values: tuple[str, ...] | None
+
+
 @dataclass(slots=True)
 class ParsedStatement:
     """One statement of a query string, as the grammar sees it. Treated as immutable (the analyzer's caches share
@@ -76,7 +135,9 @@ class ParsedStatement:
 
     `access` is None when running it touches no rows; `rule` then says why. A PREPARE touches no rows, but its
     later EXECUTE does: that access is kept in `deferred`. `inner_tag` is the tag of a wrapped statement
-    (EXPLAIN's, PREPARE's), which pgAudit writes on the executor's record of the wrapper.
+    (EXPLAIN's, PREPARE's), which pgAudit writes on the executor's record of the wrapper. `tamper` says how the
+    statement changes what is audited or logged; `session` what it changes in the session's state; `functions`
+    the functions it calls by name, as written.
     """
 
     tag: str
@@ -85,95 +146,272 @@ class ParsedStatement:
     rule: str | None = None
     deferred: Access | None = None
     inner_tag: str | None = None
+    tamper: str | None = None
+    session: tuple[SessionChange, ...] = ()
+    functions: tuple[str, ...] = ()
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    """Every dict in a JSON parse tree, depth first."""
-    stack = [node]
+@dataclass(slots=True)
+class _Scan:
+    relations: list[Relation]
+    commands: set[str]
+    functions: list[str]
+    calls: list[dict[str, Any]]  # FuncCall nodes
+
+
+def _scan(tree: Any) -> _Scan:
+    """The relations a tree reads or writes, the DML commands it holds and the functions it calls.
+
+    Names are resolved with SQL's scoping: a CTE name hides a table of that name only inside the statement whose
+    WITH defines it, and never as the target of INSERT, UPDATE, DELETE or MERGE (the grammar takes a table there).
+    A SELECT INTO's new table is written, not read: left out.
+    """
+    found = _Scan([], set(), [], [])
+    empty: frozenset[str] = frozenset()
+    stack: list[tuple[Any, frozenset[str]]] = [(tree, empty)]
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def _relations_and_commands(tree: Any) -> tuple[tuple[Relation, ...], set[str]]:
-    cte_names: set[str] = set()
-    range_vars: list[dict[str, Any]] = []
-    commands: set[str] = set()
-    for node in _walk(tree):
+        node, scope = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, scope) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        with_clause = node.get("withClause")
+        if with_clause is not None:
+            ctes = [cte["CommonTableExpr"] for cte in with_clause.get("ctes", ()) if "CommonTableExpr" in cte]
+            names = [cte["ctename"] for cte in ctes]
+            recursive = bool(with_clause.get("recursive"))
+            for index, cte in enumerate(ctes):  # a CTE sees the ones before it (all of them WITH RECURSIVE)
+                stack.append((cte, scope.union(names if recursive else names[:index])))
+            scope = scope.union(names)
         if "relname" in node:  # RangeVar: the only node with a relname field
-            range_vars.append(node)
-        if "ctename" in node:
-            cte_names.add(node["ctename"])
-        for key in node.keys() & _DML_NODES.keys():
-            commands.add(_DML_NODES[key])
-    relations: list[Relation] = []
-    for rv in range_vars:
-        schema = rv.get("schemaname")
-        if schema is None and rv["relname"] in cte_names:
-            continue  # a reference to a CTE of the statement, not a table
-        relation = Relation(schema, rv["relname"])
-        if relation not in relations:
-            relations.append(relation)
-    return tuple(relations), commands
+            schema = node.get("schemaname")
+            if schema is not None or node["relname"] not in scope:
+                relation = Relation(schema, node["relname"])
+                if relation not in found.relations:
+                    found.relations.append(relation)
+            continue
+        for key, value in node.items():
+            if key in _DML_NODES:
+                found.commands.add(_DML_NODES[key])
+                target = value.get("relation")
+                if target is not None:
+                    stack.append((target, empty))  # the target is a table, whatever CTE shares its name
+                # its own WITH is in `value`, taken when it is popped; the target is left out of it here
+                stack.append(({k: v for k, v in value.items() if k != "relation"}, scope))
+            elif key == "FuncCall":
+                found.calls.append(value)
+                found.functions.append(".".join(_strings(value.get("funcname", ()))))
+                stack.append((value, scope))
+            elif key in ("intoClause", "withClause"):
+                continue  # SELECT INTO's new table is not read; the WITH was taken above
+            elif isinstance(value, dict | list):
+                stack.append((value, scope))
+    return found
+
+
+def _strings(nodes: Any) -> list[str]:
+    return [n["String"]["sval"] for n in nodes if isinstance(n, dict) and "String" in n]
 
 
 def _severest(commands: set[str]) -> str:
     return next(c for c in COMMAND_ORDER if c in commands)
 
 
-def _access(tree: Any, base: str) -> Access | None:
-    relations, commands = _relations_and_commands(tree)
-    if not relations:
+def _access(scan: _Scan, base: str) -> Access | None:
+    if not scan.relations:
         return None
-    return Access(_severest(commands | {base}), relations)
+    return Access(_severest(scan.commands | {base}), tuple(scan.relations))
 
 
 def _explain_analyzes(body: dict[str, Any]) -> bool:
+    """Whether EXPLAIN runs its statement. PostgreSQL takes the last occurrence of an option."""
+    analyzes = False
     for option in body.get("options", []):
         elem = option.get("DefElem", {})
-        if elem.get("defname") != "analyze":
-            continue
-        arg = elem.get("arg")
-        if arg is None:
-            return True
-        value: dict[str, Any] = next(iter(arg.values()), {})
-        word = str(value.get("sval", value.get("ival", value.get("boolval", 0)))).lower()
-        return word not in _FALSE_WORDS
-    return False
+        if elem.get("defname") == "analyze":
+            arg = elem.get("arg")
+            analyzes = arg is None or _value_word(arg).lower() not in _FALSE_WORDS
+    return analyzes
+
+
+def _value_word(node: dict[str, Any]) -> str:
+    """The word of a value node (`{"String": {"sval": "off"}}`, `{"Integer": {}}` for 0)."""
+    kind, inner = next(iter(node.items()))
+    if kind == "Integer":
+        return str(inner.get("ival", 0))
+    if kind == "Boolean":
+        return "true" if inner.get("boolval") else "false"
+    if kind == "Float":
+        return str(inner.get("fval", "0"))
+    return str(inner.get("sval", ""))
+
+
+_CONST_DEFAULTS: dict[str, Any] = {"sval": "", "ival": 0, "fval": "0", "boolval": False}
+
+
+def _const(node: Any) -> str | None:
+    """The text of a constant (`'x'`, `1`, `true`), None for NULL or an expression."""
+    if not isinstance(node, dict):
+        return None
+    if "String" in node:
+        return str(node["String"]["sval"])
+    const = node.get("A_Const")
+    if const is None:
+        return None
+    for key, default in _CONST_DEFAULTS.items():
+        if key in const:
+            value = const[key].get(key, default)
+            return ("true" if value else "false") if key == "boolval" else str(value)
+    return None  # NULL
+
+
+def _set_values(setstmt: dict[str, Any]) -> tuple[str, ...] | None:
+    if setstmt.get("kind") in ("VAR_RESET", "VAR_SET_DEFAULT", "VAR_RESET_ALL"):
+        return RESET
+    return tuple(v if (v := _const(arg)) is not None else "?" for arg in setstmt.get("args", ()))
+
+
+def _tamper_setting(setstmt: dict[str, Any], where: str) -> str | None:
+    name = setstmt.get("name")
+    if name is None:  # RESET ALL
+        return f"{where} RESET ALL" if where != "SET" else None
+    return f"{where} {name}" if is_audit_setting(name) else None
+
+
+def is_audit_setting(name: str) -> bool:
+    """Whether changing this setting changes what pgAudit records or where, and how, the log holds it."""
+    name = name.lower()
+    return name.startswith("pgaudit.") or name in AUDIT_SETTINGS
+
+
+def _set_config(call: dict[str, Any]) -> tuple[str | None, SessionChange | None]:
+    """set_config(name, value, is_local): the tamper it is, and the session change it makes."""
+    args = call.get("args", ())
+    name = _const(args[0]) if args else None
+    if name is None:
+        return "set_config of a computed setting", None  # cannot tell which: fail closed
+    value = _const(args[1]) if len(args) > 1 else None
+    tamper = f"set_config {name}" if is_audit_setting(name) else None
+    change = (
+        SessionChange(name.lower(), (value if value is not None else "?",))
+        if name.lower() in SESSION_SETTINGS
+        else None
+    )
+    return tamper, change
 
 
 def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
+    kind = next(iter(node))
+    parsed = _kind_statement(node, text)
+    if kind in ("ExplainStmt", "PrepareStmt", "CreateTableAsStmt", "DeclareCursorStmt", "SelectStmt", "CallStmt",
+                *_DML_NODES):  # fmt: skip
+        scan = _scan(node)
+        tampers, changes = [], []
+        for call in scan.calls:
+            name = ".".join(_strings(call.get("funcname", ()))).lower()
+            if name in ("set_config", "pg_catalog.set_config"):
+                tamper, change = _set_config(call)
+                tampers.append(tamper)
+                changes.append(change)
+        parsed.functions = tuple(scan.functions)
+        parsed.tamper = parsed.tamper or next((t for t in tampers if t), None)
+        parsed.session = parsed.session + tuple(c for c in changes if c is not None)
+    return parsed
+
+
+def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
     kind, body = next(iter(node.items()))
     tag = _TAGS.get(kind, kind)
     if kind == "SelectStmt":
-        access = _access(body, "SELECT")
+        access = _access(_scan(node), "SELECT")
         return ParsedStatement(tag, text, access, None if access else "no-relation")
     if kind in _DML_NODES:
-        return ParsedStatement(tag, text, _access(body, _DML_NODES[kind]))
+        return ParsedStatement(tag, text, _access(_scan(node), _DML_NODES[kind]))
     if kind in ("CopyStmt", "TruncateStmt"):
         command = "COPY" if kind == "CopyStmt" else "TRUNCATE"
-        access = _access(body, command)
+        access = _access(_scan(node), command)
         return ParsedStatement(tag, text, access, None if access else "no-relation")
     if kind == "ExplainStmt":
         inner = _statement(body["query"], text)
         if _explain_analyzes(body):
-            return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
+            return ParsedStatement(tag, text, inner.access, inner.rule, inner.deferred, inner.tag)
         return ParsedStatement(tag, text, None, "explain-only", inner_tag=inner.tag)
     if kind == "PrepareStmt":
         inner = _statement(body["query"], text)
         return ParsedStatement(tag, text, None, "prepare", deferred=inner.access, inner_tag=inner.tag)
-    if kind in ("CreateTableAsStmt", "DeclareCursorStmt"):
-        # CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW and cursors read the rows of their query.
+    if kind == "CreateTableAsStmt":
+        # CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW read the rows of their query, unless WITH NO DATA
+        tag = "CREATE MATERIALIZED VIEW" if body.get("objtype") == "OBJECT_MATVIEW" else "CREATE TABLE AS"
+        if body.get("into", {}).get("skipData"):
+            return ParsedStatement(tag, text, None, "no-data")
         inner = _statement(body["query"], text)
-        tag = "CREATE TABLE AS" if kind == "CreateTableAsStmt" else tag
         return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
+    if kind == "DeclareCursorStmt":
+        inner = _statement(body["query"], text)
+        return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
+    if kind == "RefreshMatViewStmt":
+        # Reads the view's query (which the text does not show) into the view: the view stands for what it reads.
+        view = body["relation"]
+        relation = Relation(view.get("schemaname"), view["relname"])
+        access = None if body.get("skipData") else Access("SELECT", (relation,))
+        return ParsedStatement(tag, text, access, None if access else "no-data")
     if kind == "LockStmt":
         return ParsedStatement(tag, text, None, "lock")
+    if kind == "TransactionStmt":
+        return ParsedStatement(_TRANSACTION_TAGS.get(body.get("kind", ""), kind), text, None, "not-dml")
+    if kind == "VariableSetStmt":
+        name = body.get("name")
+        reset = body.get("kind") in ("VAR_RESET", "VAR_RESET_ALL")
+        session: tuple[SessionChange, ...] = ()
+        if name is None and body.get("kind") == "VAR_RESET_ALL":
+            session = (SessionChange("*", RESET),)
+        elif name is not None and name.lower() in SESSION_SETTINGS:
+            session = (SessionChange(name.lower(), _set_values(body)),)
+        return ParsedStatement("RESET" if reset else "SET", text, None, "not-dml",
+                               tamper=_tamper_setting(body, "SET"), session=session)  # fmt: skip
+    if kind in ("AlterRoleSetStmt", "AlterDatabaseSetStmt", "AlterSystemStmt"):
+        where = {"AlterRoleSetStmt": "ALTER ROLE", "AlterDatabaseSetStmt": "ALTER DATABASE"}.get(kind, "ALTER SYSTEM")
+        tag = "ALTER ROLE" if kind == "AlterRoleSetStmt" else tag
+        return ParsedStatement(tag, text, None, "not-dml", tamper=_tamper_setting(body.get("setstmt", {}), where))
+    if kind in ("AlterExtensionStmt", "AlterExtensionContentsStmt"):
+        tamper = "ALTER EXTENSION pgaudit" if body.get("extname") == "pgaudit" else None
+        return ParsedStatement("ALTER EXTENSION", text, None, "not-dml", tamper=tamper)
+    if kind == "AlterEventTrigStmt":
+        tamper = "ALTER EVENT TRIGGER " + body["trigname"] if body.get("trigname", "").startswith("pgaudit") else None
+        return ParsedStatement("ALTER EVENT TRIGGER", text, None, "not-dml", tamper=tamper)
+    if kind == "DropStmt":
+        return _drop(body, text)
+    if kind == "DiscardStmt":
+        target = body.get("target")
+        changes = []
+        if target in ("DISCARD_ALL", "DISCARD_TEMP"):
+            changes.append(SessionChange("drop", ("*",)))
+        if target == "DISCARD_ALL":
+            changes.append(SessionChange("*", RESET))
+        return ParsedStatement(tag, text, None, "not-dml", session=tuple(changes))
     return ParsedStatement(tag, text, None, "not-dml")
+
+
+def _drop(body: dict[str, Any], text: str) -> ParsedStatement:
+    remove = body.get("removeType", "")
+    tag = _DROP_TAGS.get(remove, "DropStmt")
+    names: list[str] = []
+    for obj in body.get("objects", ()):
+        parts = _strings(obj.get("List", {}).get("items", ())) if isinstance(obj, dict) and "List" in obj else []
+        if not parts and isinstance(obj, dict) and "String" in obj:
+            parts = [obj["String"]["sval"]]
+        if parts:
+            names.append(parts[-1])
+    tamper = None
+    if remove == "OBJECT_EXTENSION" and "pgaudit" in names:
+        tamper = "DROP EXTENSION pgaudit"
+    elif remove == "OBJECT_EVENT_TRIGGER" and any(n.startswith("pgaudit") for n in names):
+        tamper = "DROP EVENT TRIGGER pgaudit"
+    session = (
+        (SessionChange("drop", tuple(names)),) if remove in ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW") else ()
+    )
+    return ParsedStatement(tag, text, None, "not-dml", tamper=tamper, session=session)
 
 
 _Known = tuple[str | None, tuple[ParsedStatement, ...] | None, bool]
@@ -247,8 +485,9 @@ class SqlAnalyzer:
         tree = orjson.loads(pg_parser.parse_sql_json(text))
         parsed = tuple(self._split(tree.get("stmts", []), text))
         statements = _retexted(parsed, text) if parsed else None
-        if statements is None:  # no statement, or parts the scanner cuts otherwise: not reusable for other texts
-            return None, parsed
+        if statements is None or _reads_constants(statements):
+            # no statement, parts the scanner cuts otherwise, or an analysis that reads constants: not reusable
+            return None, statements or parsed
         shape = key if len(statements) == 1 else None  # only one statement's decision is cached by shape (Judge)
         if key is not None:
             self._remember(self._by_shape, key, (shape, statements))
@@ -295,11 +534,23 @@ def _retexted(statements: tuple[ParsedStatement, ...], text: str) -> tuple[Parse
     if len(statements) == 1:
         first = statements[0]
         own = text.strip().rstrip(";").rstrip()
-        return (ParsedStatement(first.tag, own, first.access, first.rule, first.deferred, first.inner_tag),)
+        return (_with_text(first, own),)
     slices = pg_parser.split(text, with_parser=False, only_slices=True)
     if len(slices) != len(statements):
         return None
-    return tuple(
-        ParsedStatement(s.tag, text[cut], s.access, s.rule, s.deferred, s.inner_tag)
-        for s, cut in zip(statements, slices, strict=True)
+    return tuple(_with_text(s, text[cut]) for s, cut in zip(statements, slices, strict=True))
+
+
+def _with_text(s: ParsedStatement, text: str) -> ParsedStatement:
+    return ParsedStatement(s.tag, text, s.access, s.rule, s.deferred, s.inner_tag, s.tamper, s.session, s.functions)
+
+
+def _reads_constants(statements: tuple[ParsedStatement, ...]) -> bool:
+    """Whether an analysis depends on the statement's constants, which its shape replaces with `$n`: the value of a
+    session setting (`SET search_path = ...`), the name given to set_config. Such analyses are never shared."""
+    return any(
+        (s.tamper is not None and s.tamper.startswith("set_config"))
+        or any(c.name in SESSION_SETTINGS for c in s.session)
+        or any(f.lower().endswith("set_config") for f in s.functions)
+        for s in statements
     )

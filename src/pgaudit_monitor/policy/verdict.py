@@ -20,20 +20,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pgaudit_monitor.policy.accounts import ServiceAccounts
+from pgaudit_monitor.policy.builtins import BUILTIN_FUNCTIONS
 from pgaudit_monitor.policy.catalog import (
     DEFAULT_SENSITIVE_CATALOGS,
     NON_TABLE_OBJECT_TYPES,
-    PG_CATALOG_RELATIONS,
     SESSION_SCHEMA_PREFIXES,
     SYSTEM_SCHEMAS,
 )
+from pgaudit_monitor.policy.session import APP, TEMP, UNKNOWN_TAG, Session, fits
 from pgaudit_monitor.policy.sql import COMMAND_ORDER, Access, ParsedStatement, Relation, SqlAnalyzer
-from pgaudit_monitor.records.pgaudit import AuditRecord
+from pgaudit_monitor.records.pgaudit import PREVIOUSLY_LOGGED, AuditRecord
 
 APP_DML = "app-dml"
 SENSITIVE_CATALOG = "sensitive-catalog"
+AUDIT_TAMPER = "audit-tamper"
 DATA_CLASSES = frozenset({"READ", "WRITE"})
-UNKNOWN_COMMAND_TAG = "???"  # pgAudit 1.7 does not know MERGE's tag, nor some view records'
+
+# Which evidence decided a verdict, in order of precedence.
+OBJECTS = "pgaudit-objects"  # pgAudit's own OBJECT_NAME (log_relation = on): the server resolved the names
+TEXT = "statement-text"  # the statement's text, read by PostgreSQL's grammar and resolved as the session would
+FAIL_CLOSED = "fail-closed"  # neither could tell: rows were read or written, we cannot say which
+FORGED = "forged-record"  # a record that pgAudit did not write (RAISE left its CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -57,170 +64,327 @@ class Verdict:
     command: str
     relations: tuple[str, ...] = ()
     statement: str = ""
+    evidence: str = TEXT
 
     @property
     def detected(self) -> bool:
         return self.category is not None
 
 
+@dataclass(slots=True)
+class _Reading:
+    """What the records of one statement say, gathered before deciding."""
+
+    app: list[str] = field(default_factory=list)
+    sensitive: list[str] = field(default_factory=list)
+    system: bool = False
+    sequence: bool = False
+    app_commands: set[str] = field(default_factory=set)
+    app_evidence: set[str] = field(default_factory=set)
+    unresolved: str | None = None  # the rule of a data record nobody could read (fail closed)
+    rules: list[str] = field(default_factory=list)
+    tamper: str | None = None
+    named: set[str] = field(default_factory=set)  # relation names the texts themselves name
+
+
 class Judge:
-    """Applies a Policy to statements. Holds the SQL analyzer (and its caches) and the multi-statement cursor."""
+    """Applies a Policy to statements. Holds the SQL analyzer (and its caches); each backend's state (its Session,
+    with the multi-statement cursor) is handed in with its statements."""
 
     def __init__(self, policy: Policy, analyzer: SqlAnalyzer | None = None, memo_size: int = 8192) -> None:
         self.policy = policy
         self.analyzer = analyzer or SqlAnalyzer()
-        # (class, command, object type, object name, statement shape) -> the verdict on a one-record statement
-        self._memo: dict[tuple[str, str, str, str, str], Verdict] = {}
+        # (class, command, object type, object name, statement shape, session key) -> the verdict on a one-record
+        # statement that changes nothing in its session
+        self._memo: dict[tuple[object, ...], Verdict] = {}
         self._memo_size = memo_size
 
     # -- relations -------------------------------------------------------------------------------------------
-    def relation_kind(self, relation: Relation) -> str:
-        """`app`, `sensitive`, `system` or `sequence` for one relation."""
-        schema = relation.schema
+    def relation_kind(self, relation: Relation, session: Session | None = None) -> str:
+        """`app`, `sensitive`, `system` or `sequence` for one relation (an unqualified one resolved in `session`)."""
         if relation.object_type in NON_TABLE_OBJECT_TYPES:
             return "sequence" if relation.object_type == "SEQUENCE" else "system"
+        schema = relation.schema
         if schema is None:
-            schema = "pg_catalog" if relation.name in PG_CATALOG_RELATIONS else None
-        if schema in self.policy.system_schemas or (schema or "").startswith(SESSION_SCHEMA_PREFIXES):
+            where = (session or _DEFAULT_SESSION).resolve(relation.name)
+            if where == APP:
+                return "app"
+            if where == TEMP:
+                return "system"
+            schema = "pg_catalog"
+        if schema in self.policy.system_schemas or schema.startswith(SESSION_SCHEMA_PREFIXES):
             return (
                 "sensitive" if schema == "pg_catalog" and relation.name in self.policy.sensitive_catalogs else "system"
             )
         return "app"
 
-    # -- records ---------------------------------------------------------------------------------------------
-    def record_access(self, record: AuditRecord, text: str, part_index: int | None) -> tuple[Access | None, str]:
-        """What one record's statement does to rows, and the rule that explains a None.
-
-        `part_index` picks the part of a multi-statement string this record belongs to (None: match by tag).
-        """
-        parts = self.analyzer.analyze(text) if text.strip() else None
-        if not parts:
-            return self._unreadable(record, "empty-statement" if not text.strip() else "unparsable")
-        part = self._part_for(record, parts, part_index)
-        if part is None:  # no part fits the record: take the severest of all parts (fail closed)
-            accesses = [a for p in parts if (a := p.access or p.deferred) is not None]
-            if accesses:
-                return _merge(accesses), "unmatched-part"
-            return None, parts[0].rule or "not-dml"
-        if part.tag == "PREPARE" and record.command != "PREPARE":
-            return part.deferred, "no-relation"  # the executor record of an EXECUTE: its PREPARE's query runs
-        return part.access, part.rule or "no-relation"
-
-    def _unreadable(self, record: AuditRecord, rule: str) -> tuple[Access | None, str]:
-        if record.audit_class in DATA_CLASSES or record.command == UNKNOWN_COMMAND_TAG:
-            return Access(record.command or UNKNOWN_COMMAND_TAG, ()), rule
-        return None, "not-dml"
-
-    @staticmethod
-    def _part_for(
-        record: AuditRecord, parts: Sequence[ParsedStatement], part_index: int | None
-    ) -> ParsedStatement | None:
-        if len(parts) == 1:
-            return parts[0]
-        if part_index is not None and 0 <= part_index < len(parts):
-            return parts[part_index]
-        return None
-
-    def match_part(self, record: AuditRecord, text: str, start: int) -> int | None:
-        """Index of the first part at or after `start` whose tag fits the record's command (multi-statement)."""
-        parts = self.analyzer.analyze(text) if text.strip() else None
-        if not parts or len(parts) == 1:
-            return None
-        for index in range(start, len(parts)):
-            if _fits(record.command, parts[index]):
-                return index
-        return None
-
     # -- statements ------------------------------------------------------------------------------------------
-    def judge(
-        self,
-        user: str | None,
-        records: Sequence[AuditRecord],
-        part_index: int | None = None,
-    ) -> Verdict:
-        """Decide one statement from all of its records."""
-        top = records[0]
-        if len(records) == 1:
-            statement = top.statement if top.statement_logged else ""
-        else:
-            statement = next((r.statement for r in records if r.statement_logged), "")
-        if self.policy.service_accounts.matches(user) is not None:
-            return Verdict(None, "service-account", top.command, (), statement)
-        if len(records) == 1 and part_index is None and statement:
-            return self._judge_one(top, statement)
-        return self._judge_records(records, part_index, statement)
+    def judge(self, user: str | None, records: Sequence[AuditRecord], session: Session | None = None) -> Verdict:
+        """Decide one statement from all of its records, and take what it changed into its backend's `session`.
 
-    def _judge_one(self, record: AuditRecord, statement: str) -> Verdict:
+        Statements of one backend must be judged in the order they ran (the session follows them); without a
+        session, the statement is judged alone, in a session at the server's defaults.
+        """
+        session = Session() if session is None else session
+        top = records[0]
+        if len(records) == 1 and top.statement_logged and session.texts_trusted:
+            shape = self.analyzer.shape(top.statement)
+            if shape is not None:  # one statement of a known shape: decided once per shape
+                return self._judge_one(user, top, shape, session)
+        return self._judge_records(user, records, session)
+
+    def forged(self, record: AuditRecord) -> Verdict:
+        """A record that RAISE wrote, not pgAudit: tampering with the audit trail, never DML."""
+        text = record.statement if record.statement_logged else ""
+        return Verdict(AUDIT_TAMPER, "forged-record", record.command, (), text, FORGED)
+
+    def _judge_one(self, user: str | None, record: AuditRecord, shape: str, session: Session) -> Verdict:
         """The common statement, one record: decided once per shape (the same statement with other constants).
 
-        The decision reads only the record's class, command and object fields and the statement's analysis,
-        which is the same for every text of one shape (SqlAnalyzer.shape); only the text itself is put back.
+        The decision reads only the record's class, command and object fields, the statement's analysis (the same
+        for every text of one shape: SqlAnalyzer.shape) and the session's names; only the text is put back. A
+        statement that changes its session is never kept: each one goes the whole way.
         """
-        shape = self.analyzer.shape(statement)
-        if shape is None:  # unparsable, or several statements: decided in full each time
-            return self._judge_records((record,), None, statement)
-        key = (record.audit_class, record.command, record.object_type, record.object_name, shape)
+        statement = record.statement
+        service = self.policy.service_accounts.matches(user) is not None
+        key = (service, record.audit_class, record.command, record.object_type, record.object_name, shape, session.key)
         known = self._memo.get(key)
         if known is None:
-            if len(self._memo) >= self._memo_size:
-                self._memo.clear()
-            verdict = self._judge_records((record,), None, statement)
-            # kept without its text: the cache holds decisions, not the statements of the log
-            self._memo[key] = Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations)
+            before = (session.key, session.in_block, session.standard_strings, session.role)
+            verdict = self._judge_records(user, (record,), session)
+            if (session.key, session.in_block, session.standard_strings, session.role) == before:
+                if len(self._memo) >= self._memo_size:
+                    self._memo.clear()
+                # kept without its text: the cache holds decisions, not the statements of the log
+                self._memo[key] = Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations, "",
+                                          verdict.evidence)  # fmt: skip
             return verdict
-        return Verdict(known.category, known.rule, known.command, known.relations, statement)
+        session.last_text = statement
+        session.cursor_text, session.cursor_part = statement, 0
+        return Verdict(known.category, known.rule, known.command, known.relations, statement, known.evidence)
 
-    def _judge_records(self, records: Sequence[AuditRecord], part_index: int | None, statement: str) -> Verdict:
+    def _judge_records(self, user: str | None, records: Sequence[AuditRecord], session: Session) -> Verdict:
         top = records[0]
-        accesses: list[Access] = []
-        rules: list[str] = []
-        for record in records:
-            text = record.statement if record.statement_logged else statement
-            access, rule = self.record_access(record, text, part_index if record.substatement_id == 1 else None)
-            if access is None:
-                rules.append(rule)
-                continue
-            if record.object_type and record.object_name:  # log_relation: the server's own resolution
-                access = Access(access.command, (_object_relation(record),))
-            accesses.append(access)
-        if part_index is not None:
-            parts = self.analyzer.analyze(statement) or ()
-            if 0 <= part_index < len(parts):
-                statement = parts[part_index].text
-        return self._decide(accesses, rules, top, statement)
+        parts = self._parts(records, session)
+        statement = _shown_text(records, parts)
+        reading = self._read(records, parts, session)
+        for record, part in zip(records, parts, strict=True):
+            session.apply(record, part)
+        session.last_text = next((r.statement for r in records if r.statement_logged), "")
+        if reading.tamper is not None:  # by anyone: an application has no business turning auditing off
+            return Verdict(AUDIT_TAMPER, reading.tamper, top.command, tuple(reading.app), statement, TEXT)
+        if self.policy.service_accounts.matches(user) is not None:
+            return Verdict(None, "service-account", top.command, (), statement)
+        return self._decide(reading, top, statement)
 
-    def _decide(self, accesses: list[Access], rules: list[str], top: AuditRecord, statement: str) -> Verdict:
-        by_kind: dict[str, list[str]] = {"app": [], "sensitive": [], "system": [], "sequence": []}
-        app_commands: set[str] = set()
-        unresolved = False
-        for access in accesses:
+    def _parts(self, records: Sequence[AuditRecord], session: Session) -> list[ParsedStatement | None]:
+        """The part of its text each record belongs to; None for a record without text, or an unreadable one.
+
+        The statement's first record goes through the session's multi-statement cursor; a record carrying the
+        same text belongs to the same part; a substatement's own multi-statement text (rare) to its first part
+        that fits. A record without text never borrows another's.
+        """
+        chosen: list[ParsedStatement | None] = []
+        top_text, top_part = None, None
+        by_substatement: dict[int, ParsedStatement | None] = {}
+        for record in records:
+            if not record.statement_logged:
+                # log_statement_once: the text is on the substatement's first record; otherwise there is none
+                once = record.statement == PREVIOUSLY_LOGGED
+                chosen.append(by_substatement.get(record.substatement_id) if once else None)
+                continue
+            text = record.statement
+            if text == top_text:
+                by_substatement.setdefault(record.substatement_id, top_part)
+                chosen.append(top_part)
+                continue
+            analyzed = self.analyzer.analyze(text)
+            part: ParsedStatement | None = None
+            if analyzed:
+                if top_text is None:
+                    index = session.match_part(record, text, analyzed)
+                else:
+                    index = next((i for i, p in enumerate(analyzed) if fits(record.command, p)), None)
+                part = analyzed[index] if index is not None else _Unmatched(analyzed)
+            if top_text is None:
+                top_text, top_part = text, part
+            by_substatement.setdefault(record.substatement_id, part)
+            chosen.append(part)
+        return chosen
+
+    def _read(
+        self, records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None], session: Session
+    ) -> _Reading:
+        reading = _Reading()
+        trusted = session.texts_trusted
+        for part in parts:
+            if part is not None and trusted:
+                reading.tamper = reading.tamper or part.tamper
+                if part.access is not None or part.deferred is not None:
+                    access = part.access or part.deferred
+                    reading.named.update(r.name for r in access.relations if r is not None)  # type: ignore[union-attr]
+        if not trusted:  # even a garbled text that says it changes audit settings is one
+            reading.tamper = next((p.tamper for p in parts if p is not None and p.tamper), None)
+        if self._explain_only(records, parts, trusted):
+            reading.rules.append("explain-only")
+            return reading
+        texts_with_objects = {r.statement for r in records if r.object_name and _is_data(r)}
+        for index, (record, part) in enumerate(zip(records, parts, strict=True)):
+            if not _is_data(record):
+                if part is not None and part.rule is not None:
+                    reading.rules.append(part.rule)  # what explains it (a LOCK, a PREPARE)
+                continue
+            if record.object_type and record.object_name:  # the server's own resolution
+                command = part.access.command if part is not None and trusted and part.access else record.command
+                self._add(reading, _object_relation(record), command, OBJECTS, session, objects=True)
+                continue
+            if record.statement_logged and record.statement in texts_with_objects:
+                continue  # another record of the same text lists what it touched
+            access, rule = self._text_access(record, part, trusted)
+            if access is None:
+                if rule == "function-body" and self._builtin_body(records, index, session):
+                    reading.rules.append("builtin-function-body")
+                elif rule in _FAIL_CLOSED_RULES:
+                    reading.unresolved = reading.unresolved or rule
+                    reading.app_commands.add(record.command or UNKNOWN_TAG)
+                else:
+                    reading.rules.append(rule)
+                continue
             if not access.relations:
-                unresolved = True  # fail closed: rows were read or written, we cannot tell which
-                app_commands.add(access.command)
+                reading.unresolved = reading.unresolved or rule
+                reading.app_commands.add(access.command)
             for relation in access.relations:
-                kind = self.relation_kind(relation)
-                if relation.qualified not in by_kind[kind]:
-                    by_kind[kind].append(relation.qualified)
-                if kind == "app":
-                    app_commands.add(access.command)
-        if by_kind["app"] or unresolved:
-            rule = "application-relation" if by_kind["app"] else "unreadable-statement"
-            return Verdict(APP_DML, rule, _severest(app_commands), tuple(by_kind["app"]), statement)
-        if by_kind["sensitive"]:
-            return Verdict(SENSITIVE_CATALOG, "sensitive-catalog", "SELECT", tuple(by_kind["sensitive"]), statement)
-        if by_kind["system"]:
+                self._add(reading, relation, access.command, TEXT, session)
+        return reading
+
+    def _add(
+        self, reading: _Reading, relation: Relation, command: str, evidence: str, session: Session,
+        *, objects: bool = False,
+    ) -> None:  # fmt: skip
+        kind = self.relation_kind(relation, session)
+        if kind == "sensitive" and objects and relation.name not in reading.named:
+            kind = "system"  # listed under a system view the statement read (pg_roles): not named by it
+        if kind == "app":
+            if relation.qualified not in reading.app:
+                reading.app.append(relation.qualified)
+            reading.app_commands.add(command)
+            reading.app_evidence.add(evidence)
+        elif kind == "sensitive":
+            if relation.qualified not in reading.sensitive:
+                reading.sensitive.append(relation.qualified)
+        elif kind == "system":
+            reading.system = True
+        else:
+            reading.sequence = True
+
+    @staticmethod
+    def _text_access(record: AuditRecord, part: ParsedStatement | None, trusted: bool) -> tuple[Access | None, str]:
+        """What a data record's own text says it did, and the rule that explains a None."""
+        if part is None and not record.statement_logged:
+            return None, "function-body" if record.statement == "" else "empty-statement"
+        if not trusted:
+            return None, "untrusted-text"
+        if part is None:
+            return None, "unparsable"
+        if isinstance(part, _Unmatched):
+            return part.severest(), "unmatched-part"
+        if part.tag == "PREPARE" and record.command != "PREPARE":
+            return part.deferred, part.rule or "no-relation"  # the executor record of an EXECUTE: its PREPARE's query
+        if part.access is None and not fits(record.command, part):
+            return None, "command-mismatch"  # pgAudit's tag says otherwise than our reading: fail closed
+        return part.access, part.rule or "no-relation"
+
+    def _explain_only(
+        self, records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None], trusted: bool
+    ) -> bool:
+        """A plain EXPLAIN runs nothing, though pgAudit lists what it would read. Plain means: an EXPLAIN part
+        without ANALYZE, and no record of the statement whose text is anything but that EXPLAIN or a PREPARE
+        (an EXPLAIN EXECUTE's executor record carries the PREPARE's text)."""
+        if not trusted:
+            return False
+        explain = next((p for p in parts if p is not None and p.tag == "EXPLAIN" and p.rule == "explain-only"), None)
+        if explain is None:
+            return False
+        return all(part is not None and (part.text == explain.text or part.tag == "PREPARE") for part in parts)
+
+    def _builtin_body(self, records: Sequence[AuditRecord], index: int, session: Session) -> bool:
+        """Whether a data record without text is the body of one of PostgreSQL's own SQL functions, which the
+        planner runs for any caller (`lpad`, `log`, `xpath`...): the nearest text before it (in its statement, or
+        the backend's previous statement) calls built-in functions only, and no record of the statement says a
+        function of another schema ran."""
+        if any(r.audit_class == "FUNCTION" and r.object_name and not _in_system_schema(r.object_name)
+               for r in records):  # fmt: skip
+            return False
+        before = next((r.statement for r in reversed(records[:index]) if r.statement_logged), session.last_text)
+        if not before:
+            return False
+        parts = self.analyzer.analyze(before)
+        if not parts:
+            return False
+        return all(_builtin(name) for part in parts for name in part.functions)
+
+    def _decide(self, reading: _Reading, top: AuditRecord, statement: str) -> Verdict:
+        if reading.app or reading.unresolved:
+            if reading.app:
+                evidence = OBJECTS if OBJECTS in reading.app_evidence else TEXT
+                rule = "application-relation"
+            else:
+                evidence, rule = FAIL_CLOSED, "unreadable-statement"
+            return Verdict(APP_DML, rule, _severest(reading.app_commands), tuple(reading.app), statement, evidence)
+        if reading.sensitive:
+            return Verdict(SENSITIVE_CATALOG, "sensitive-catalog", "SELECT", tuple(reading.sensitive), statement)
+        if reading.system:
             rule = "catalog-only"
-        elif by_kind["sequence"]:
+        elif reading.sequence:
             rule = "sequence-only"
         else:
-            rule = _first_rule(rules)
+            rule = _first_rule(reading.rules)
         return Verdict(None, rule, top.command, (), statement)
 
 
-def _fits(command: str, part: ParsedStatement) -> bool:
-    if command == UNKNOWN_COMMAND_TAG:
-        return True
-    return command in (part.tag, part.inner_tag) or (part.access is not None and command == part.access.command)
+_DEFAULT_SESSION = Session()
+# A data record whose reading says this is reported (fail closed); other rules explain a statement with no rows.
+_FAIL_CLOSED_RULES = frozenset({"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch"})
+
+
+class _Unmatched(ParsedStatement):
+    """A multi-statement string none of whose parts fits the record: it stands for all of them (fail closed)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: Sequence[ParsedStatement]) -> None:
+        super().__init__("?", "", None, "unmatched-part")
+        self.parts = tuple(parts)
+
+    def severest(self) -> Access | None:
+        accesses = [a for p in self.parts if (a := p.access or p.deferred) is not None]
+        return _merge(accesses) if accesses else None
+
+
+def _is_data(record: AuditRecord) -> bool:
+    """Records that read or write rows: pgAudit's READ and WRITE classes, and MERGE's `???`."""
+    return record.audit_class in DATA_CLASSES or record.command == UNKNOWN_TAG
+
+
+def _shown_text(records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None]) -> str:
+    """The statement as a detection shows it: its own part of a multi-statement string, else its first text as
+    the log has it."""
+    for record, part in zip(records, parts, strict=True):
+        if record.statement_logged:
+            if part is not None and not isinstance(part, _Unmatched) and ";" in record.statement.rstrip(" \t\r\n;"):
+                return part.text or record.statement
+            return record.statement
+    return ""
+
+
+def _builtin(name: str) -> bool:
+    schema, _, bare = name.rpartition(".")
+    return schema in ("", "pg_catalog") and bare in BUILTIN_FUNCTIONS
+
+
+def _in_system_schema(object_name: str) -> bool:
+    schema, _ = split_qualified(object_name)
+    return schema in SYSTEM_SCHEMAS
 
 
 def _merge(accesses: list[Access]) -> Access:
@@ -234,10 +398,10 @@ def _severest(commands: set[str]) -> str:
     for command in COMMAND_ORDER:
         if command in commands:
             return command
-    return sorted(commands)[0] if commands else UNKNOWN_COMMAND_TAG
+    return sorted(commands)[0] if commands else UNKNOWN_TAG
 
 
-_RULE_ORDER = ("explain-only", "prepare", "lock", "no-relation", "not-dml")
+_RULE_ORDER = ("explain-only", "builtin-function-body", "prepare", "lock", "no-data", "no-relation", "not-dml")
 
 
 def _first_rule(rules: list[str]) -> str:

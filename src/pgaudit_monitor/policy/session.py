@@ -1,0 +1,142 @@
+"""What one backend's own records say about its state, as the server uses it to read its later statements.
+
+A statement's text names relations the way the server resolves them at that moment: an unqualified `orders` is
+the session's temporary table when it made one, `pg_settings` is the user's own table when `search_path` puts a
+schema before pg_catalog, and with `standard_conforming_strings = off` a backslash in a string literal means what
+our parser (which follows the default) does not read. A Session follows those from the backend's records, and the
+multi-statement cursor (which part of a query string a record belongs to) lives here too: one per backend.
+
+Where the log cannot tell (a temporary table made in a transaction that may have rolled back, a search_path set to
+an expression) the answer is "application", the fail-closed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pgaudit_monitor.policy.catalog import PG_CATALOG_RELATIONS, SESSION_SCHEMA_PREFIXES
+from pgaudit_monitor.policy.sql import KNOWN_TAGS, RESET, SessionChange
+
+if TYPE_CHECKING:
+    from pgaudit_monitor.policy.sql import ParsedStatement
+    from pgaudit_monitor.records.pgaudit import AuditRecord
+
+APP, CATALOG, TEMP = "app", "catalog", "temp"
+_BLOCK_STARTS = frozenset({"BEGIN", "START TRANSACTION"})
+_BLOCK_ENDS = frozenset({"COMMIT", "ROLLBACK", "PREPARE TRANSACTION"})
+_FALSE = frozenset({"off", "false", "0", "no"})
+UNKNOWN_TAG = "???"  # pgAudit 1.7 does not know MERGE's tag, nor some view records'
+
+
+@dataclass(slots=True)
+class Session:
+    """One backend's state as far as its records show it. Starts at the server's defaults."""
+
+    search_path: tuple[str, ...] | None = None  # None: the default; ("?",): set to something the log does not show
+    standard_strings: bool = True  # standard_conforming_strings
+    role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION, for the record
+    temp: dict[str, bool] = field(default_factory=dict)  # temporary relation -> whether it surely exists
+    in_block: bool = False  # inside BEGIN ... COMMIT
+    last_text: str = ""  # the text of the backend's previous statement
+    cursor_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
+    cursor_part: int = -1
+    key: tuple[object, ...] = ()  # what resolution depends on, for caches keyed by statement shape
+
+    # -- reading names ---------------------------------------------------------------------------------------
+    @property
+    def texts_trusted(self) -> bool:
+        """Whether the server read this backend's statements as our parser does."""
+        return self.standard_strings
+
+    def resolve(self, name: str) -> str:
+        """Where an unqualified relation name leads: APP, CATALOG or TEMP, searched as the server searches.
+
+        The temporary schema comes first unless search_path places it, then pg_catalog unless placed, then the
+        path. A schema of the path may hold any name: reaching one is APP (the log cannot show its tables).
+        """
+        path = self.search_path or ()
+        order = [*(() if "pg_temp" in path else ("pg_temp",)), *(() if "pg_catalog" in path else ("pg_catalog",))]
+        order.extend(path or ("$user", "public"))
+        for schema in order:
+            if schema == "pg_temp":
+                if name in self.temp:
+                    return TEMP if self.temp[name] else APP
+            elif schema == "pg_catalog":
+                if name in PG_CATALOG_RELATIONS:
+                    return CATALOG
+            else:
+                return APP
+        return APP
+
+    # -- following the backend ---------------------------------------------------------------------------------
+    def match_part(self, record: AuditRecord, text: str, parts: Sequence[ParsedStatement]) -> int | None:
+        """The part of a multi-statement string that `record` (a statement's first record) belongs to.
+
+        pgAudit writes the whole string on the record of each part, with the part's command tag: the first part
+        after the last one matched whose tag fits, and from the start again when none does (the same string sent
+        a second time). None when no part fits: the caller fails closed.
+        """
+        if len(parts) == 1:
+            self.cursor_text, self.cursor_part = text, 0
+            return 0
+        start = self.cursor_part + 1 if text == self.cursor_text else 0
+        for index in (*range(start, len(parts)), *range(0, start)):
+            if fits(record.command, parts[index]):
+                self.cursor_text, self.cursor_part = text, index
+                return index
+        return None
+
+    def apply(self, record: AuditRecord, part: ParsedStatement | None) -> None:
+        """Take what one record of a completed statement changed in the session."""
+        if record.audit_class == "DDL" and record.object_name:
+            schema, _, name = record.object_name.rpartition(".")
+            if schema.startswith(SESSION_SCHEMA_PREFIXES) and record.command.startswith(("CREATE", "SELECT INTO")):
+                # made by this statement: sure to exist only when no transaction around it can roll it back
+                self.temp[name] = not self.in_block and self._single(record)
+                self._rekey()
+        if part is None:
+            return
+        if part.tag in _BLOCK_STARTS:
+            self.in_block = True
+        elif part.tag in _BLOCK_ENDS:
+            self.in_block = False
+            # a temporary table made inside may be gone (ROLLBACK, or a COMMIT of a failed block)
+            self.temp = {name: False for name in self.temp}
+            self._rekey()
+        for change in part.session:
+            self._change(change)
+
+    @staticmethod
+    def _single(record: AuditRecord) -> bool:
+        """Whether the record's text is one statement (a multi-statement string is one transaction)."""
+        return ";" not in record.statement.strip().rstrip(";")
+
+    def _change(self, change: SessionChange) -> None:
+        if change.name == "drop":
+            if change.values == ("*",):
+                self.temp.clear()
+            else:
+                for name in change.values or ():
+                    self.temp.pop(name, None)
+        elif change.name == "*":
+            self.search_path, self.standard_strings, self.role = None, True, None
+        elif change.name == "search_path":
+            values = change.values
+            self.search_path = None if values is RESET else tuple(v.strip().strip('"') for v in values or ("?",))
+        elif change.name == "standard_conforming_strings":
+            self.standard_strings = change.values is RESET or (change.values or ("on",))[0].lower() not in _FALSE
+        elif change.name in ("role", "session_authorization"):
+            self.role = None if change.values is RESET else (change.values or ("?",))[0]
+        self._rekey()
+
+    def _rekey(self) -> None:
+        self.key = (self.search_path, tuple(sorted(self.temp.items())))
+
+
+def fits(command: str, part: ParsedStatement) -> bool:
+    """Whether a record of this command tag can be the record of this part."""
+    if command == UNKNOWN_TAG:  # MERGE, and statements whose tag pgAudit does not know
+        return part.tag not in KNOWN_TAGS or part.tag == "MERGE" or part.inner_tag == "MERGE"
+    return command in (part.tag, part.inner_tag) or (part.access is not None and command == part.access.command)
