@@ -48,6 +48,7 @@ class Outcome:
             "relations": list(v.relations),
             "statement": v.statement,
             "rule": v.rule,
+            "evidence": v.evidence,
             "source": self.source,
             "line": self.line,
         }

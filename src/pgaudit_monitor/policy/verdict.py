@@ -241,6 +241,8 @@ class Judge:
             if record.statement_logged and record.statement in texts_with_objects:
                 continue  # another record of the same text lists what it touched
             access, rule = self._text_access(record, part, trusted)
+            if access is None and rule == "no-relation" and self._inlined(records, part):
+                rule = "inlined-function"
             if access is None:
                 if rule == "function-body" and self._builtin_body(records, index, session):
                     reading.rules.append("builtin-function-body")
@@ -307,6 +309,14 @@ class Judge:
             return False
         return all(part is not None and (part.text == explain.text or part.tag == "PREPARE") for part in parts)
 
+    @staticmethod
+    def _inlined(records: Sequence[AuditRecord], part: ParsedStatement | None) -> bool:
+        """Whether a statement called a function of its own (not PostgreSQL's) that left no record: the planner
+        inlined a SQL function, whose reads the text does not show (pgAudit logs FUNCTION EXECUTE otherwise)."""
+        if part is None or len(records) > 1:
+            return False
+        return any(not _builtin(name) for name in part.functions)
+
     def _builtin_body(self, records: Sequence[AuditRecord], index: int, session: Session) -> bool:
         """Whether a data record without text is the body of one of PostgreSQL's own SQL functions, which the
         planner runs for any caller (`lpad`, `log`, `xpath`...): the nearest text before it (in its statement, or
@@ -344,7 +354,9 @@ class Judge:
 
 _DEFAULT_SESSION = Session()
 # A data record whose reading says this is reported (fail closed); other rules explain a statement with no rows.
-_FAIL_CLOSED_RULES = frozenset({"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch"})
+_FAIL_CLOSED_RULES = frozenset(
+    {"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch", "inlined-function"}
+)
 
 
 class _Unmatched(ParsedStatement):
