@@ -83,12 +83,14 @@ CASES: tuple[Case, ...] = (
          "SELECT xpath('/a', '<a/>');\n", (app("SELECT", "orders"),), script=True),
     # -- 5. multi-statement strings ----------------------------------------------------------------------------
     Case("begin-update-commit", "BEGIN; UPDATE orders SET total = 1 WHERE id = 10; COMMIT", (app("UPDATE", "orders"),)),
-    Case("string-sent-twice", "SELECT 1; DELETE FROM orders WHERE id = 11;\nSELECT 1; DELETE FROM orders WHERE id = 11;\n",
+    Case("string-sent-twice",
+         "SELECT 1; DELETE FROM orders WHERE id = 11;\nSELECT 1; DELETE FROM orders WHERE id = 11;\n",
          (app("DELETE", "orders"), app("DELETE", "orders")), script=True),
     Case("reset-role", "SET ROLE app_svc; RESET ROLE; DELETE FROM orders WHERE id = 12", (app("DELETE", "orders"),)),
     # -- 6. substatement ids that go back to 1 -----------------------------------------------------------------
     Case("add-foreign-key", "CREATE TABLE IF NOT EXISTS o2 (cid int);\n"
-         "ALTER TABLE o2 ADD FOREIGN KEY (cid) REFERENCES customers(id);\nALTER TABLE o2 DROP CONSTRAINT o2_cid_fkey;\n",
+         "ALTER TABLE o2 ADD FOREIGN KEY (cid) REFERENCES customers(id);\n"
+         "ALTER TABLE o2 DROP CONSTRAINT o2_cid_fkey;\n",
          (app("SELECT", "customers", "o2"),), script=True),
     # -- 7. EXPLAIN: the last ANALYZE wins; a plain EXPLAIN EXECUTE runs nothing ----------------------------
     Case("explain-analyze-last-true", "EXPLAIN (ANALYZE false, ANALYZE true) DELETE FROM orders WHERE id = 6",
@@ -119,7 +121,8 @@ CASES: tuple[Case, ...] = (
     # -- 13. tampering with the audit trail, by anyone ----------------------------------------------------------
     Case("set-config-pgaudit", "SELECT set_config('pgaudit.log', 'none', false)", (tamper("SELECT"),)),
     Case("alter-role-pgaudit", "ALTER ROLE app_svc SET pgaudit.log = 'all'", (tamper("ALTER ROLE"),)),
-    Case("alter-system-pgaudit", "ALTER SYSTEM SET pgaudit.log_catalog = on;\nALTER SYSTEM RESET pgaudit.log_catalog;\n",
+    Case("alter-system-pgaudit",
+         "ALTER SYSTEM SET pgaudit.log_catalog = on;\nALTER SYSTEM RESET pgaudit.log_catalog;\n",
          (tamper("ALTER SYSTEM"), tamper("ALTER SYSTEM")), script=True),
     Case("set-log-verbosity", "SET log_error_verbosity = verbose", (tamper("SET"),)),
     Case("alter-extension", "ALTER EXTENSION pgaudit UPDATE", (tamper("ALTER EXTENSION"),)),

@@ -4,7 +4,6 @@ with log_relation both off and on; each detection says which evidence decided it
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
 
 
 @pytest.fixture(scope="module")
-def hostile_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[tuple[str, Case]]]]:
+def hostile_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, Case]]]:
     _require_postgres()
     out = tmp_path_factory.mktemp("hostile-logs")
     with PgServer() as server:
@@ -28,7 +27,7 @@ def hostile_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
         server.stop()
         for path in server.log_dir.iterdir():
             shutil.copy(path, out / path.name)
-    yield out, ran
+    return out, ran
 
 
 def scan(path: Path) -> tuple[list[dict], list[Malformed]]:
