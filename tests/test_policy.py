@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pgaudit_monitor.policy import APP_DML, SENSITIVE_CATALOG, Judge, Policy, ServiceAccounts, SqlAnalyzer
+from pgaudit_monitor.policy import APP_DML, SENSITIVE_CATALOG, Judge, Policy, Relation, ServiceAccounts, SqlAnalyzer
 from pgaudit_monitor.policy.session import Session
 from pgaudit_monitor.policy.verdict import split_qualified
 from pgaudit_monitor.records import parse_record
@@ -225,3 +227,74 @@ def test_shape_cache_shares_analysis_across_constants() -> None:
 )  # fmt: skip
 def test_split_qualified(name: str, expected: tuple) -> None:
     assert split_qualified(name) == expected
+
+
+# -- scoping: a CTE hides a table only inside its own WITH, never as a DML target --------------------------------
+_NAMES = ("orders", "accounts", "pg_class", "x", "Orders")
+
+
+@given(cte=st.sampled_from(_NAMES), table=st.sampled_from(_NAMES), verb=st.sampled_from(["DELETE FROM", "UPDATE"]))
+def test_cte_never_names_the_dml_target(cte: str, table: str, verb: str) -> None:
+    tail = " SET id = 1" if verb == "UPDATE" else ""
+    sql = f'WITH "{cte}" AS (SELECT 1 AS id) {verb} "{table}"{tail} WHERE id IN (SELECT id FROM "{cte}")'
+    (part,) = SqlAnalyzer().analyze(sql)
+    assert part.access is not None
+    assert Relation(None, table) in part.access.relations
+
+
+@given(cte=st.sampled_from(_NAMES), table=st.sampled_from(_NAMES), nested=st.booleans())
+def test_cte_hides_a_read_only_in_its_own_scope(cte: str, table: str, nested: bool) -> None:
+    inner = f'(WITH "{cte}" AS (SELECT 1) SELECT 1) s, ' if nested else ""
+    sql = f'WITH "{cte}" AS (SELECT 1) SELECT * FROM "{table}"' if not nested else f'SELECT * FROM {inner}"{table}"'
+    (part,) = SqlAnalyzer().analyze(sql)
+    hidden = cte == table and not nested  # a CTE of a subquery is not visible outside it
+    relations = part.access.relations if part.access else ()
+    assert (Relation(None, table) in relations) is not hidden
+
+
+@pytest.mark.parametrize(
+    ("sql", "tamper"),
+    [
+        ("SET pgaudit.log = 'none'", "SET pgaudit.log"),
+        ("SET LOCAL pgaudit.log_relation TO off", "SET pgaudit.log_relation"),
+        ('SET "pgaudit".log = none', "SET pgaudit.log"),
+        ("RESET pgaudit.log", "SET pgaudit.log"),
+        ("SET log_min_messages = panic", "SET log_min_messages"),
+        ("SELECT set_config('pgaudit.log', 'none', false)", "set_config pgaudit.log"),
+        ("SELECT pg_catalog.set_config('PGAUDIT.LOG', 'none', true)", "set_config PGAUDIT.LOG"),
+        ("SELECT set_config(name, 'none', false) FROM t", "set_config of a computed setting"),
+        ("ALTER ROLE alice SET pgaudit.log = 'none'", "ALTER ROLE pgaudit.log"),
+        ("ALTER ROLE alice IN DATABASE d RESET ALL", "ALTER ROLE RESET ALL"),
+        ("ALTER DATABASE d SET log_statement = none", "ALTER DATABASE log_statement"),
+        ("ALTER SYSTEM SET shared_preload_libraries = ''", "ALTER SYSTEM shared_preload_libraries"),
+        ("DROP EXTENSION IF EXISTS pgaudit CASCADE", "DROP EXTENSION pgaudit"),
+        ("ALTER EXTENSION pgaudit UPDATE TO '1.8'", "ALTER EXTENSION pgaudit"),
+        ("ALTER EVENT TRIGGER pgaudit_ddl_command_end DISABLE", "ALTER EVENT TRIGGER pgaudit_ddl_command_end"),
+        ("SET search_path = public", None),
+        ("SELECT set_config('application_name', 'x', false)", None),
+        ("RESET ALL", None),
+        ("DISCARD ALL", None),
+        ("SELECT 'SET pgaudit.log = none'", None),
+    ],
+)
+def test_audit_tampering_is_read_from_the_grammar(sql: str, tamper: str | None) -> None:
+    (part,) = SqlAnalyzer().analyze(sql)
+    assert part.tamper == tamper
+
+
+def test_tampering_shares_no_analysis_with_a_harmless_shape() -> None:
+    # set_config's name is a constant, which a statement's shape replaces by $1: never decided by shape.
+    analyzer = SqlAnalyzer()
+    assert analyzer.analyze("SELECT set_config('app.tenant', '7', false)")[0].tamper is None
+    assert analyzer.analyze("SELECT set_config('pgaudit.log', 'none', false)")[0].tamper == "set_config pgaudit.log"
+    assert analyzer.shape("SELECT set_config('pgaudit.log', 'none', false)") is None
+
+
+def test_every_audit_setting_is_kept_from_service_accounts_unread() -> None:
+    # The readers drop a service account's record unread unless it holds one of these words: every tampering
+    # statement must hold one, or a service account could turn auditing off unseen.
+    from pgaudit_monitor.entries.splitting import AUDIT_SETTING_HINT
+    from pgaudit_monitor.policy.catalog import AUDIT_SETTINGS
+
+    for name in [*AUDIT_SETTINGS, "pgaudit.log", "set_config", "ALTER ROLE x RESET ALL", 'SET U&"\\0070gaudit.log"']:
+        assert AUDIT_SETTING_HINT.search(name.encode()), name
