@@ -331,7 +331,9 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
     if kind in ("CopyStmt", "TruncateStmt"):
         command = "COPY" if kind == "CopyStmt" else "TRUNCATE"
         access = _access(_scan(node), command)
-        return ParsedStatement(tag, text, access, None if access else "no-relation")
+        # COPY (query) TO: pgAudit writes the query's tag on the executor's record
+        inner_tag = _statement(body["query"], text).tag if body.get("query") else None
+        return ParsedStatement(tag, text, access, None if access else "no-relation", inner_tag=inner_tag)
     if kind == "ExplainStmt":
         inner = _statement(body["query"], text)
         if _explain_analyzes(body):
