@@ -21,14 +21,13 @@ from typing import Any
 
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import LogEntry, Malformed
-from pgaudit_monitor.entries.splitting import AUDIT_SETTING_HINT
+from pgaudit_monitor.entries.splitting import may_change_auditing
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
 from pgaudit_monitor.policy.session import Session
 from pgaudit_monitor.policy.verdict import Judge
 from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, parse_record
 
 _AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
-_SETTING_HINT = re.compile(AUDIT_SETTING_HINT.pattern.decode(), re.IGNORECASE)
 _RAISE_CONTEXT = re.compile(r"PL/pgSQL function .* at RAISE\s*$", re.DOTALL)
 _RECEIVED = "connection received:"
 _DISCONNECTED = "disconnection:"
@@ -206,7 +205,7 @@ class StatementAssembler:
 
     def _dropped(self, user: str, message: str) -> bool:
         """Whether a record is dropped unread: a service account's, unless it may change the audit trail."""
-        return self.is_service(user) and _SETTING_HINT.search(message) is None
+        return self.is_service(user) and not may_change_auditing(message.encode("utf-8", "surrogatepass"))
 
     def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
         if not self.report_excluded and entry.user is not None and self._dropped(entry.user, entry.message):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, AUDIT_SETTING_HINT, Cut
+from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, Cut, may_change_auditing
 
 Attach = Callable[[str], Any]
 """Given an entry's message, what goes in the `record` field of its tuple (see stderr_cut)."""
@@ -118,7 +118,7 @@ def stderr_cut(
                     if len(known) >= 4096:
                         known.clear()
                     dropped = known[user] = skip(user)
-                if dropped and AUDIT_SETTING_HINT.search(buf, match.end(), stop) is None:
+                if dropped and not may_change_auditing(buf[match.end() : stop]):
                     return None
         fields = _stderr_entry(match, buf, stop, groups, source, line, stream, attach)
         return fields if as_fields else LogEntry(*fields)

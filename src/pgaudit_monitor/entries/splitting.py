@@ -33,11 +33,21 @@ MESSAGE_HEADS: tuple[bytes, ...] = (
 """The messages the pipeline reads: audit records, and the connection entries that start a backend, name its
 user, and end it (which completes its last statement and frees its state)."""
 
-AUDIT_SETTING_HINT: re.Pattern[bytes] = re.compile(rb"pgaudit|log_|logging|syslog|preload|set_config|reset|u&", re.I)
-"""Words one of which every statement that changes what is audited or logged contains (policy.catalog's
-AUDIT_SETTINGS, `pgaudit.*`, set_config, `ALTER ... RESET ALL`, and `U&` for a name spelled in escapes). A service
-account's record holding one is never dropped unread: changing the audit trail is reported whoever does it, and
-the policy decides (a test holds the two lists together)."""
+AUDIT_SETTING_WORDS: tuple[bytes, ...] = (b"pgaudit", b"log_", b"logging", b"preload", b"set_config", b"reset", b"u&")
+"""Words one of which (in any case) every statement that changes what is audited or logged contains: policy.catalog's
+AUDIT_SETTINGS (`log_` covers log_* and syslog_*), `pgaudit.*`, set_config, `ALTER ... RESET
+ALL`, and `U&` for a name spelled in escapes. A service
+account's record holding one is never dropped unread: changing the audit trail is reported whoever does it, and the
+policy decides (a test holds the two lists together)."""
+
+
+def may_change_auditing(data: bytes) -> bool:
+    """Whether a message holds one of AUDIT_SETTING_WORDS. A lowered copy and a few literal searches: a tenth of
+    a case-insensitive pattern's time, and it runs on every service account's record."""
+    low = data.lower()  # (the words spelled out: a generator over them costs as much as the searches)
+    return (b"pgaudit" in low or b"log_" in low or b"logging" in low or b"preload" in low or b"set_config" in low
+            or b"reset" in low or b"u&" in low)  # fmt: skip
+
 
 Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
 Cut = Callable[[bytes, int, int, int], Any]

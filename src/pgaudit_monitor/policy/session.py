@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 APP, CATALOG, TEMP = "app", "catalog", "temp"
 _BLOCK_STARTS = frozenset({"BEGIN", "START TRANSACTION"})
 _BLOCK_ENDS = frozenset({"COMMIT", "ROLLBACK", "PREPARE TRANSACTION"})
+BLOCK_TAGS = _BLOCK_STARTS | _BLOCK_ENDS
+"""Statements that open or close a transaction block (which decides whether a temporary table surely exists)."""
 _FALSE = frozenset({"off", "false", "0", "no"})
 UNKNOWN_TAG = "???"  # pgAudit 1.7 does not know MERGE's tag, nor some view records'
 
@@ -42,7 +44,8 @@ class Session:
     last_text: str = ""  # the text of the backend's previous statement
     cursor_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
     cursor_part: int = -1
-    key: tuple[object, ...] = ()  # what resolution depends on, for caches keyed by statement shape
+    key: tuple[object, ...] = (None, ())  # what resolution depends on, for caches keyed by statement shape
+    order: tuple[str, ...] = ("pg_temp", "pg_catalog", "$user", "public")  # where unqualified names are looked up
 
     # -- reading names ---------------------------------------------------------------------------------------
     @property
@@ -51,15 +54,10 @@ class Session:
         return self.standard_strings
 
     def resolve(self, name: str) -> str:
-        """Where an unqualified relation name leads: APP, CATALOG or TEMP, searched as the server searches.
-
-        The temporary schema comes first unless search_path places it, then pg_catalog unless placed, then the
-        path. A schema of the path may hold any name: reaching one is APP (the log cannot show its tables).
+        """Where an unqualified relation name leads: APP, CATALOG or TEMP, searched as the server searches
+        (`order`). A schema of the path may hold any name: reaching one is APP (the log cannot show its tables).
         """
-        path = self.search_path or ()
-        order = [*(() if "pg_temp" in path else ("pg_temp",)), *(() if "pg_catalog" in path else ("pg_catalog",))]
-        order.extend(path or ("$user", "public"))
-        for schema in order:
+        for schema in self.order:
             if schema == "pg_temp":
                 if name in self.temp:
                     return TEMP if self.temp[name] else APP
@@ -133,6 +131,15 @@ class Session:
 
     def _rekey(self) -> None:
         self.key = (self.search_path, tuple(sorted(self.temp.items())))
+        self.order = _search_order(self.search_path)
+
+
+def _search_order(search_path: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The schemas an unqualified relation name is looked up in: the temporary schema first unless the path places
+    it, then pg_catalog unless placed, then the path."""
+    path = search_path or ()
+    implicit = (*(() if "pg_temp" in path else ("pg_temp",)), *(() if "pg_catalog" in path else ("pg_catalog",)))
+    return (*implicit, *(path or ("$user", "public")))
 
 
 def fits(command: str, part: ParsedStatement) -> bool:

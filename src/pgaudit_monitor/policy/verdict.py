@@ -27,7 +27,7 @@ from pgaudit_monitor.policy.catalog import (
     SESSION_SCHEMA_PREFIXES,
     SYSTEM_SCHEMAS,
 )
-from pgaudit_monitor.policy.session import APP, TEMP, UNKNOWN_TAG, Session, fits
+from pgaudit_monitor.policy.session import APP, BLOCK_TAGS, TEMP, UNKNOWN_TAG, Session, fits
 from pgaudit_monitor.policy.sql import COMMAND_ORDER, Access, ParsedStatement, Relation, SqlAnalyzer
 from pgaudit_monitor.records.pgaudit import PREVIOUSLY_LOGGED, AuditRecord
 
@@ -71,20 +71,24 @@ class Verdict:
         return self.category is not None
 
 
-@dataclass(slots=True)
 class _Reading:
-    """What the records of one statement say, gathered before deciding."""
+    """What the records of one statement say, gathered before deciding. (A plain class: a dataclass's default
+    factories cost more than the rest of a simple statement's reading.)"""
 
-    app: list[str] = field(default_factory=list)
-    sensitive: list[str] = field(default_factory=list)
-    system: bool = False
-    sequence: bool = False
-    app_commands: set[str] = field(default_factory=set)
-    app_evidence: set[str] = field(default_factory=set)
-    unresolved: str | None = None  # the rule of a data record nobody could read (fail closed)
-    rules: list[str] = field(default_factory=list)
-    tamper: str | None = None
-    named: set[str] = field(default_factory=set)  # relation names the texts themselves name
+    __slots__ = ("app", "app_commands", "app_evidence", "named", "rules", "sensitive", "sequence", "system", "tamper",
+                 "unresolved")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.app: list[str] = []
+        self.sensitive: list[str] = []
+        self.system = False
+        self.sequence = False
+        self.app_commands: set[str] = set()
+        self.app_evidence: set[str] = set()
+        self.unresolved: str | None = None  # the rule of a data record nobody could read (fail closed)
+        self.rules: list[str] = []
+        self.tamper: str | None = None
+        self.named: set[str] = set()  # relation names the texts themselves name
 
 
 class Judge:
@@ -94,9 +98,9 @@ class Judge:
     def __init__(self, policy: Policy, analyzer: SqlAnalyzer | None = None, memo_size: int = 8192) -> None:
         self.policy = policy
         self.analyzer = analyzer or SqlAnalyzer()
-        # (class, command, object type, object name, statement shape, session key) -> the verdict on a one-record
-        # statement that changes nothing in its session
-        self._memo: dict[tuple[object, ...], Verdict] = {}
+        # (service account, class, command, object type, object name, statement shape, session key) -> the verdict
+        # on a one-record statement, and the part whose changes to the session it makes (None: none)
+        self._memo: dict[tuple[object, ...], tuple[Verdict, ParsedStatement | None]] = {}
         self._memo_size = memo_size
 
     # -- relations -------------------------------------------------------------------------------------------
@@ -142,26 +146,30 @@ class Judge:
         """The common statement, one record: decided once per shape (the same statement with other constants).
 
         The decision reads only the record's class, command and object fields, the statement's analysis (the same
-        for every text of one shape: SqlAnalyzer.shape) and the session's names; only the text is put back. A
-        statement that changes its session is never kept: each one goes the whole way.
+        for every text of one shape: SqlAnalyzer.shape) and the session's names (its key); only the text is put
+        back. What the statement changes in its session (BEGIN, a DROP, a temporary table) is kept beside the
+        decision and taken again each time.
         """
         statement = record.statement
         service = self.policy.service_accounts.matches(user) is not None
         key = (service, record.audit_class, record.command, record.object_type, record.object_name, shape, session.key)
         known = self._memo.get(key)
         if known is None:
-            before = (session.key, session.in_block, session.standard_strings, session.role)
             verdict = self._judge_records(user, (record,), session)
-            if (session.key, session.in_block, session.standard_strings, session.role) == before:
-                if len(self._memo) >= self._memo_size:
-                    self._memo.clear()
-                # kept without its text: the cache holds decisions, not the statements of the log
-                self._memo[key] = Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations, "",
-                                          verdict.evidence)  # fmt: skip
+            if len(self._memo) >= self._memo_size:
+                self._memo.clear()
+            part = (self.analyzer.analyze(statement) or (None,))[0]
+            changes = part if part is not None and (part.session or part.tag in BLOCK_TAGS) else None
+            # kept without its text: the cache holds decisions, not the statements of the log
+            self._memo[key] = (Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations, "",
+                                       verdict.evidence), changes)  # fmt: skip
             return verdict
+        decided, changes = known
+        if changes is not None or record.audit_class == "DDL":
+            session.apply(record, changes)
         session.last_text = statement
         session.cursor_text, session.cursor_part = statement, 0
-        return Verdict(known.category, known.rule, known.command, known.relations, statement, known.evidence)
+        return Verdict(decided.category, decided.rule, decided.command, decided.relations, statement, decided.evidence)
 
     def _judge_records(self, user: str | None, records: Sequence[AuditRecord], session: Session) -> Verdict:
         top = records[0]
@@ -296,13 +304,12 @@ class Judge:
             return None, "command-mismatch"  # pgAudit's tag says otherwise than our reading: fail closed
         return part.access, part.rule or "no-relation"
 
-    def _explain_only(
-        self, records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None], trusted: bool
-    ) -> bool:
+    @staticmethod
+    def _explain_only(records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None], trusted: bool) -> bool:
         """A plain EXPLAIN runs nothing, though pgAudit lists what it would read. Plain means: an EXPLAIN part
         without ANALYZE, and no record of the statement whose text is anything but that EXPLAIN or a PREPARE
         (an EXPLAIN EXECUTE's executor record carries the PREPARE's text)."""
-        if not trusted:
+        if not trusted or not any(p is not None and p.rule == "explain-only" for p in parts):
             return False
         explain = next((p for p in parts if p is not None and p.tag == "EXPLAIN" and p.rule == "explain-only"), None)
         if explain is None:
