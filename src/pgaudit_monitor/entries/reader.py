@@ -21,7 +21,9 @@ from pgaudit_monitor.entries.splitting import (
     AUDIT_NEEDLE,
     CONNECTION_NEEDLE,
     MESSAGE_HEADS,
+    RAISE_CONTEXT,
     CsvSplitter,
+    Cut,
     EntrySplitter,
 )
 
@@ -31,10 +33,14 @@ DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
 AUTO = "auto"
 
 # Where a message starts in each format, then the messages the pipeline reads (splitting.MESSAGE_HEADS): each
-# literal is searched for on its own, at memory speed, and only entries holding one are cut out.
-_MESSAGE_STARTS = {"stderr": b":  ", "csvlog": b',"', "jsonlog": b'"message":"'}
+# literal is searched for on its own, at memory speed, and only entries holding one are cut out. In stderr the
+# severity's `:  ` is followed by the SQLSTATE at log_error_verbosity = verbose (`LOG:  00000: AUDIT: `): the
+# space before the message is what both verbosities share. stderr also writes a message's CONTEXT as an entry of
+# its own, which the pipeline reads when it is RAISE's (see splitting.RAISE_CONTEXT).
+_MESSAGE_STARTS = {"stderr": b" ", "csvlog": b',"', "jsonlog": b'"message":"'}
+_ALSO: dict[str, tuple[bytes, ...]] = {"stderr": (RAISE_CONTEXT,)}
 PIPELINE_NEEDLES: dict[str, tuple[bytes, ...]] = {
-    fmt: tuple(start + head for head in MESSAGE_HEADS) for fmt, start in _MESSAGE_STARTS.items()
+    fmt: tuple(start + head for head in MESSAGE_HEADS) + _ALSO.get(fmt, ()) for fmt, start in _MESSAGE_STARTS.items()
 }
 
 
@@ -198,10 +204,10 @@ def entry_splitter(
     """
     if fmt is LogFormat.STDERR:
         cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach)
-        return EntrySplitter(needles, continuation=b"\t", cut=cut)
+        return EntrySplitter(needles, continuation=b"\t", cut=cut, look_back=True)
     parse = parse_jsonlog if fmt is LogFormat.JSONLOG else parse_csvlog
 
-    def cut_and_parse(buf: bytes, start: int, stop: int, line: int) -> Any:
+    def cut_and_parse(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
         entry = parse(buf[start:stop], source=source, line=line, stream=stream)
         if not as_fields:
             return entry
@@ -236,11 +242,44 @@ def read_events(
     """Entries from CloudWatch Logs events, given as (log stream name, message) pairs.
 
     RDS exports one event per entry, newlines (and PostgreSQL's TABs after them) inside. The stream name is the
-    instance, which is what identifies a backend together with its pid.
+    instance, which is what identifies a backend together with its pid. A stderr event is cut as a file is (the
+    same cut: a line that is not a continuation starts another entry, a CONTEXT or LOCATION line say, never part
+    of this one's message), and all its entries are yielded, each with the event's number as its line.
     """
+    cuts: dict[str, Cut] = {}
     for number, (stream, message) in enumerate(events, start=1):
         data = message.encode("utf-8", errors="surrogateescape")
         if message.lstrip()[:1] == "{":
             yield parse_jsonlog(data, source=source, line=number, stream=stream)
+            continue
+        cut = cuts.get(stream)
+        if cut is None:
+            cut = cuts[stream] = stderr_cut(prefix, source=source, stream=stream)
+        yield from _event_entries(data, cut, number)
+
+
+_NEXT_ENTRY = re.compile(rb"\n(?=[^\t])")
+
+
+def _event_entries(data: bytes, cut: Cut, number: int) -> Iterator[LogEntry | Malformed]:
+    """The entries of one stderr event. A Malformed one is held back: when it is the start of the next one's
+    prefix (a newline in a role name), the cut of the next one says so, and reports it with its own entry."""
+    held: Malformed | None = None
+    held_at = -1
+    start = 0
+    breaks = [m.end() for m in _NEXT_ENTRY.finditer(data)]
+    for stop in [*breaks, len(data)]:
+        if stop <= start:
+            continue
+        item = cut(data, start, stop, number, held_at if held is not None else -1, -1)
+        items = item if type(item) is list else ([] if item is None else [item])
+        if held is not None and not (items and type(items[0]) is Malformed and len(items) > 1):
+            yield held
+        held, held_at = None, -1
+        if len(items) == 1 and type(items[0]) is Malformed:
+            held, held_at = items[0], start
         else:
-            yield parse_stderr(data, prefix, source=source, line=number, stream=stream)
+            yield from items
+        start = stop
+    if held is not None:
+        yield held
