@@ -247,6 +247,7 @@ def read_events(
     of this one's message), and all its entries are yielded, each with the event's number as its line.
     """
     cuts: dict[str, Cut] = {}
+    held: dict[str, tuple[Malformed, bytes]] = {}  # per stream: a Malformed event the next one may explain
     for number, (stream, message) in enumerate(events, start=1):
         data = message.encode("utf-8", errors="surrogateescape")
         if message.lstrip()[:1] == "{":
@@ -255,31 +256,51 @@ def read_events(
         cut = cuts.get(stream)
         if cut is None:
             cut = cuts[stream] = stderr_cut(prefix, source=source, stream=stream)
-        yield from _event_entries(data, cut, number)
+        items, held_back = _event_entries(data, cut, number, held.pop(stream, None))
+        yield from items
+        if held_back is not None:
+            held[stream] = held_back
+    yield from sorted((malformed for malformed, _ in held.values()), key=lambda malformed: malformed.line)
 
 
 _NEXT_ENTRY = re.compile(rb"\n(?=[^\t])")
 
 
-def _event_entries(data: bytes, cut: Cut, number: int) -> Iterator[LogEntry | Malformed]:
-    """The entries of one stderr event. A Malformed one is held back: when it is the start of the next one's
-    prefix (a newline in a role name), the cut of the next one says so, and reports it with its own entry."""
+def _event_entries(
+    data: bytes, cut: Cut, number: int, previous: tuple[Malformed, bytes] | None
+) -> tuple[list[LogEntry | Malformed], tuple[Malformed, bytes] | None]:
+    """The entries of one stderr event, and its last one when Malformed (held back for the stream's next event).
+
+    A Malformed entry is held back: when it is the first half of the next one's prefix (a newline in a role name;
+    an export may cut the two apart into events of their own), the cut of the next one says so, and reports it
+    with its own entry. `previous` is the one the stream's last event held back.
+    """
+    out: list[LogEntry | Malformed] = []
     held: Malformed | None = None
     held_at = -1
     start = 0
-    breaks = [m.end() for m in _NEXT_ENTRY.finditer(data)]
-    for stop in [*breaks, len(data)]:
+    if previous is not None:
+        held, data, start = previous[0], previous[1] + data, len(previous[1])
+        held_at = 0
+    for stop in [*(m.end() for m in _NEXT_ENTRY.finditer(data, start)), len(data)]:
         if stop <= start:
             continue
-        item = cut(data, start, stop, number, held_at if held is not None else -1, -1)
+        first = data.find(AUDIT_NEEDLE, start, stop)  # and a second one: what the splitter tells a cut
+        again = -1 if first < 0 else data.find(AUDIT_NEEDLE, first + len(AUDIT_NEEDLE), stop)
+        item = cut(data, start, stop, number, held_at if held is not None else -1, again)
         items = item if type(item) is list else ([] if item is None else [item])
-        if held is not None and not (items and type(items[0]) is Malformed and len(items) > 1):
-            yield held
+        if held is not None:
+            if items and type(items[0]) is Malformed and len(items) > 1:  # it explains the held one: in its place
+                items[0] = Malformed(held.source, held.line, items[0].reason, items[0].excerpt)
+            else:
+                out.append(held)
         held, held_at = None, -1
         if len(items) == 1 and type(items[0]) is Malformed:
             held, held_at = items[0], start
         else:
-            yield from items
+            out.extend(items)
         start = stop
-    if held is not None:
-        yield held
+    if held is None:
+        return out, None
+    tail = data[held_at:]
+    return out, (held, tail if tail.endswith(b"\n") else tail + b"\n")
