@@ -1,9 +1,9 @@
 """Split a byte stream into whole log entries, incrementally, looking only at the entries that matter.
 
 Most of a busy server's log is not audit records. Decoding and matching every line would make the scan as slow as
-Python's line loop; instead the splitter searches each block for a few literal strings (`:  AUDIT: `, the start of
-a stderr message that matters; `"message":"AUDIT: ` in jsonlog) with SIMD instructions, and cuts out only the
-entries they occur in. Entry boundaries are the format's own:
+Python's line loop; instead the splitter searches each block for a few literal strings (` AUDIT: `, the start of
+a stderr message that matters at any verbosity; `"message":"AUDIT: ` in jsonlog) with SIMD instructions, and cuts
+out only the entries they occur in. Entry boundaries are the format's own:
 
 * stderr: a line that does not start with a TAB begins an entry; PostgreSQL puts a TAB after every newline
   inside a message, so continuation lines always start with one;
