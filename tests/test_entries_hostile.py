@@ -29,7 +29,7 @@ from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import AMBIGUOUS_USER, LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, compile_prefix
-from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES, read_file
+from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES, LogFormat, make_parser, needles_for, read_file
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
 from pgserver import PgServer
@@ -314,3 +314,22 @@ def test_leader_pid_of_a_parallel_worker_in_every_format(tmp_path: Path) -> None
             ]
             by_pid = {e.pid: e.leader_pid for e in entries}
             assert by_pid == {worker_pid: leader_pid, leader_pid: None}, suffix
+
+
+@pytest.mark.parametrize("verbosity", VERBOSITIES)
+def test_the_follower_hands_on_every_reading_of_a_forged_prefix(
+    logs: dict[str, dict[str, Path]], verbosity: str
+) -> None:
+    # The watcher cuts entries first and parses them later: an entry that reads more than one way comes out as all
+    # its readings, the shifted and doubled DELETEs as `?`'s. (It does not look back at the line before a record:
+    # the newline role's record reads as the line under the fake prefix says; scan and the Lambda see it.)
+    path = logs[verbosity][".log"]
+    prefix = compile_prefix(AURORA_PREFIX)
+    splitter, parse = make_parser(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR, prefix))
+    parsed = [
+        parse(raw.data, source=str(path), line=raw.line)
+        for raw in [*splitter.feed(path.read_bytes()), *splitter.finish()]
+    ]
+    entries = [e for item in parsed for e in (item if isinstance(item, list) else [item]) if isinstance(e, LogEntry)]
+    deletes = [e for e in entries if e.message.startswith("AUDIT: SESSION,1,1,WRITE,DELETE,,," + FORGED_DELETE)]
+    assert [e.user for e in deletes].count(UNKNOWN_USER) == len(HOSTILE) - 1  # all but the newline role's

@@ -82,16 +82,26 @@ _STDERR_FIELDS += ("application_name", "session_id", "session_line", "leader_pid
 def stderr_fields(
     data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
 ) -> tuple[Any, ...] | Malformed:
-    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed."""
+    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed (the
+    first reading, where its prefix reads more than one way: see stderr_readings)."""
+    return stderr_readings(data, prefix, source=source, line=line, stream=stream)[0]
+
+
+def stderr_readings(
+    data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
+) -> list[tuple[Any, ...] | Malformed]:
+    """Every reading of one stderr-format entry, as LogEntry fields (or the Malformed it is): one, unless its
+    prefix reads more than one way (see stderr_cut), when each reading that is an audit record has user `?`.
+    For readers that cut entries out first and parse them later (the follower): none of them may be lost."""
     match = prefix.head.match(data)
     if match is None:
-        return _unmatched(data, prefix, source, line)
+        return [_unmatched(data, prefix, source, line)]
     at = message_start(data, match.end())
     if not data.startswith(AUDIT_NEEDLE, at) or data.count(AUDIT_NEEDLE) > 1:
         suspect = _suspect(prefix, match, at, data, 0, len(data), line, -1, True, source, stream, None)
         if suspect:
-            return suspect[0]
-    return _stderr_entry(match, data, at, len(data), _field_groups(prefix.head), source, line, stream, None)
+            return suspect
+    return [_stderr_entry(match, data, at, len(data), _field_groups(prefix.head), source, line, stream, None)]
 
 
 def message_start(buf: bytes, at: int) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import Any, BinaryIO
 
-from pgaudit_monitor.entries.formats import Attach, parse_csvlog, parse_jsonlog, parse_stderr, stderr_cut
+from pgaudit_monitor.entries.formats import Attach, parse_csvlog, parse_jsonlog, stderr_cut, stderr_readings
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -179,8 +179,9 @@ def _read_blocks(
         yield entries
 
 
-Parser = Callable[..., LogEntry | Malformed]
-"""An entry parser: (data, *, source, line, stream) to a LogEntry or a Malformed."""
+Parser = Callable[..., LogEntry | Malformed | list[LogEntry | Malformed]]
+"""An entry parser: (data, *, source, line, stream) to a LogEntry or a Malformed (or, stderr, several: see
+make_parser)."""
 SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
@@ -224,14 +225,24 @@ def make_parser(
     fmt: LogFormat, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES
 ) -> tuple[EntrySplitter | CsvSplitter, Parser]:
     """The splitter (cutting RawEntries) and the entry parser for one format, for readers that feed bytes
-    themselves and place the entries in a longer stream (the follower adds its own line offset)."""
+    themselves and place the entries in a longer stream (the follower adds its own line offset).
+
+    A stderr entry whose prefix reads more than one way (a forged prefix: see formats.stderr_cut) is parsed into
+    the list of its readings, all to be handed on; any other entry into the LogEntry or Malformed it is.
+    """
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None), parse_jsonlog
     if fmt is LogFormat.CSVLOG:
         return CsvSplitter(needles), parse_csvlog
 
-    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
-        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
+    def parse(
+        data: bytes, *, source: str, line: int, stream: str = ""
+    ) -> LogEntry | Malformed | list[LogEntry | Malformed]:
+        readings = [
+            item if isinstance(item, Malformed) else LogEntry(*item)
+            for item in stderr_readings(data, prefix, source=source, line=line, stream=stream)
+        ]
+        return readings[0] if len(readings) == 1 else readings
 
     return EntrySplitter(needles, continuation=b"\t"), parse
 
