@@ -132,10 +132,13 @@ def stderr_cut(
     `attach` fills the last one, `record`, from the message (the background reader parses pgAudit records so).
 
     PostgreSQL writes %u, %d and %a raw, so a name can hold a newline or what looks like the rest of a prefix. An
-    entry is read more closely (never in the common case: see _suspect) when the splitter saw the first needle
-    twice in it (`again`), when it is not an audit record, or when the entry before it was not read (`before`):
-    a line before it that starts like an entry but does not parse is reported as Malformed, and every reading of
-    an entry whose prefix reads more than one way comes out with user `?`, never dropped as a service account's.
+    entry is read more closely (see _suspect) when the splitter saw the first needle twice in it (`again`), when
+    it is not an audit record where its message starts, or when the entry before it was not read (`before`) and
+    lacks a severity: a line that starts like an entry but does not parse is reported as Malformed, and every
+    reading of an entry whose prefix reads more than one way comes out with user `?`, never dropped as a service
+    account's. The entry before is looked at only where it can change what is dropped: before a record about to
+    be dropped unread (a record the reader keeps is reported whatever the line before it), or before every
+    record when nothing is (`skip_user` None).
     """
     head = prefix.head.match
     groups = _field_groups(prefix.head)
@@ -150,12 +153,39 @@ def stderr_cut(
             return malformed.fields() if as_fields else malformed
         at = match.end()
         record = buf.startswith(AUDIT_NEEDLE, at)
-        if not record:
-            at = message_start(buf, at)
-            record = buf.startswith(AUDIT_NEEDLE, at)
-        # The rare cases, each found by a test that costs little on the common path: the entry holds `AUDIT: `
-        # twice, or not where its message starts; the entry before it (not read: it held no needle) lacks the
-        # `:  ` after a severity that every whole entry has.
+        if not record or again >= 0:  # not a record where its message starts, or `AUDIT: ` twice: look closer
+            return closer(
+                match, buf, start, stop, line, -1 if before < 0 else previous_entry(buf, before, start), again
+            )
+        if skip is not None:
+            user = match.group(i_user + 1)
+            if user is not None:
+                dropped = known.get(user)
+                if dropped is None:
+                    if len(known) >= 4096:
+                        known.clear()
+                    dropped = known[user] = skip(user)
+                if dropped:
+                    # Dropped unread, unless the entry before it (not read: it held no needle) lacks the `:  `
+                    # after a severity that every whole entry has: the first half of this one's prefix?
+                    if before < 0:
+                        return None
+                    before = previous_entry(buf, before, start)
+                    if _find(buf, _SEVERITY_MARK, before, start) >= 0:
+                        return None
+                    return closer(match, buf, start, stop, line, before, again)
+        elif before >= 0:
+            before = previous_entry(buf, before, start)
+            if _find(buf, _SEVERITY_MARK, before, start) < 0:
+                return closer(match, buf, start, stop, line, before, again)
+        fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
+        return fields if as_fields else LogEntry(*fields)
+
+    def closer(match: re.Match[bytes], buf: bytes, start: int, stop: int, line: int, before: int, again: int) -> Any:
+        """The rare cases: what _suspect makes of the entry, else the entry as read (a record is then not dropped:
+        only the common path drops one unread, and this one is a record of a prefix that reads one way)."""
+        at = message_start(buf, match.end())
+        record = buf.startswith(AUDIT_NEEDLE, at)
         shifts = again >= 0 or (not record and _find(buf, AUDIT_NEEDLE, at, stop) >= 0)
         if before >= 0 and _find(buf, _SEVERITY_MARK, before, start) >= 0:
             before = -1
@@ -165,20 +195,21 @@ def stderr_cut(
             if as_fields:
                 return [item if type(item) is tuple else item.fields() for item in suspect]
             return [item if type(item) is Malformed else LogEntry(*item) for item in suspect]
-        if skip is not None and record:
-            user = match.group(i_user + 1)
-            if user is not None:
-                dropped = known.get(user)
-                if dropped is None:
-                    if len(known) >= 4096:
-                        known.clear()
-                    dropped = known[user] = skip(user)
-                if dropped:
-                    return None
+        if record and skip is not None and (user := match.group(i_user + 1)) is not None and skip(user):
+            return None
         fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
         return fields if as_fields else LogEntry(*fields)
 
     return cut
+
+
+def previous_entry(buf: bytes, floor: int, start: int) -> int:
+    """Where the entry before the one at `start` starts (not before `floor`, where entries are known to start):
+    its first line, above any continuation lines. Asked only where a cut looks back (see stderr_cut)."""
+    before = buf.rfind(b"\n", floor, start - 1) + 1 or floor
+    while before > floor and buf[before] == 9:  # a TAB: a continuation line
+        before = buf.rfind(b"\n", floor, before - 1) + 1 or floor
+    return before
 
 
 _TEXTS: dict[bytes, str] = {}

@@ -288,7 +288,7 @@ def _event_entries(
     """
     out: list[LogEntry | Malformed] = []
     held: Malformed | None = None
-    held_at = -1
+    held_at = -1  # where the held-back entry starts: the cut looks back from there (see formats.previous_entry)
     start = 0
     if previous is not None:
         held, data, start = previous[0], previous[1] + data, len(previous[1])

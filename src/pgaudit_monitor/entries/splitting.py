@@ -41,8 +41,9 @@ raised, not audited: in stderr, where CONTEXT is an entry of its own, readers lo
 Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
 Cut = Callable[[bytes, int, int, int, int, int], Any]
 """What a splitter hands on for each entry, given the block, where the entry starts and ends in it, its line
-number, where the entry before it starts when that one was not handed on (-1 otherwise: see `look_back`) and
-where the first needle occurs again inside the entry (-1 if it does not): by default a RawEntry; None drops the
+number, where the entries before it that were not handed on begin (the end of the last one handed on; -1 when
+the entry just before it was handed on: see `look_back`) and where the first needle occurs again inside the
+entry (-1 if it does not): by default a RawEntry; None drops the
 entry; a list is several items (an entry, and the Malformed one before it). A reader that parses the entry
 straight from the block (reader.entry_splitter) never copies its bytes out first, and drops service accounts'
 records unread."""
@@ -82,9 +83,9 @@ class EntrySplitter:
     `continuation` is the byte that marks a continuation line (TAB for stderr), or None when every line is an
     entry (jsonlog). With `needles=None` every entry is handed on. `cut` makes what is handed on of each entry.
 
-    With `look_back`, a cut is also told where the entry before its entry starts, when that entry was not handed
-    on itself (and lies in the same block): a stderr line that a newline in a role name cut off the record after
-    it is found there, at the cost of a look at the one entry before each record that is not already read.
+    With `look_back`, a cut is also told where the entries before its entry that were not handed on begin (in
+    the same block): a stderr line that a newline in a role name cut off the record after it is found there
+    (formats.previous_entry), where the cut looks.
     """
 
     def __init__(
@@ -233,11 +234,7 @@ class EntrySplitter:
             if next_first == hit:  # found from the hit on, not from the entry's end: is there a second one in it?
                 next_first = p if (p := find(buf, first, hit + size, end)) >= 0 else _NOWHERE
             again = next_first if next_first < stop else -1
-            before = -1
-            if look_back and start != handed_to:
-                before = rfind(b"\n", begin, start - 1) + 1 or begin
-                if buf[before] == tab:  # the entry before has continuation lines
-                    before = max(self._entry_start(buf, before), begin)
+            before = handed_to if look_back and start != handed_to else -1
             if (item := cut(buf, start, stop, line, before, again)) is not None:
                 if type(item) is list:
                     out.extend(item)
