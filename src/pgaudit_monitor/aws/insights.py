@@ -1,10 +1,10 @@
 """CloudWatch Logs Insights: the narrowing query, and a runner that never drops a row at the row limit.
 
-The query only narrows: it keeps pgAudit records (and, where the log_line_prefix has no user, the connection
-entries that name users) and, optionally, drops the records of service accounts. That exclusion reads the user
-from the *parsed log prefix*, with the same regular expression the Python reader uses, and only an exact match
-of a service-account pattern drops a record; text anywhere else in a message (a statement can contain anything)
-cannot make a record disappear. Every row that comes back is judged by the Python policy.
+The query only narrows: it keeps pgAudit records, RAISE's CONTEXT entries (and, where the log_line_prefix has no
+user, the connection entries that name users) and, optionally, drops the records of service accounts. That
+exclusion reads the user from the *parsed log prefix*, with the same regular expression the Python reader uses,
+and only an exact match of a service-account pattern drops a record; text anywhere else in a message (a statement
+can contain anything) cannot make a record disappear. Every row that comes back is judged by the Python policy.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from pgaudit_monitor.aws.windows import Span, split
 from pgaudit_monitor.entries.prefix import compile_prefix
+from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, AUTHORIZED_HEAD, RAISE_CONTEXT
 
 ROW_LIMIT = 10_000
 """The most rows one Logs Insights query returns."""
@@ -52,6 +53,18 @@ def _glob_regex(pattern: str) -> str:
     return "".join(out).replace("/", r"\/")
 
 
+def kept_messages(has_user: bool) -> list[str]:
+    """What the query keeps, taken from the literals the file readers search for (entries.splitting), so that
+    the two cannot drift apart: audit records (at any log_error_verbosity: `like` finds them after the SQLSTATE
+    too), the CONTEXT of RAISE (a forged record's tell), and where the prefix has no user the entries that name
+    users. (Not the other connection entries: the query's 10,000 rows are for records.)"""
+    kept = [AUDIT_NEEDLE.decode()]
+    if not has_user:
+        kept.append(AUTHORIZED_HEAD.decode())
+    kept.append(RAISE_CONTEXT.decode().strip())
+    return kept
+
+
 def build_query(
     log_line_prefix: str,
     service_accounts: Iterable[str] = (),
@@ -66,10 +79,7 @@ def build_query(
     """
     prefix = compile_prefix(log_line_prefix)
     lines = ["fields @timestamp, @message, @logStream, @ingestionTime"]
-    if prefix.has_user:
-        lines.append('| filter @message like "AUDIT: "')
-    else:  # the users come from `connection authorized` entries
-        lines.append('| filter @message like "AUDIT: " or @message like "connection authorized: "')
+    lines.append("| filter " + " or ".join(f'@message like "{kept}"' for kept in kept_messages(prefix.has_user)))
     patterns = [p for p in service_accounts if p]
     if prefix.has_user and patterns:
         head = prefix.regex.pattern.split("(?P<level>")[0]

@@ -203,12 +203,65 @@ def check_log_settings(snapshot: ServerSnapshot) -> list[Finding]:
     return findings
 
 
+PREFIX_DELIMITERS = frozenset("@:[]")
+"""What separates the fields of a log_line_prefix (Aurora's `%t:%r:%u@%d:[%p]:`): a name holding one can shift
+where a stderr reader sees the user end."""
+STRUCTURED_DESTINATIONS = frozenset({"csvlog", "jsonlog"})
+
+
+def forging_trait(name: str) -> str | None:
+    """What in a role name can forge a stderr log prefix, or None.
+
+    PostgreSQL writes %u raw into each stderr line's prefix: a newline starts a line that reads as another
+    entry (another user's), a delimiter moves where the user seems to end. csvlog and jsonlog quote every field,
+    so there the same name is just a name.
+    """
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return "a control character"
+    if any(char in PREFIX_DELIMITERS for char in name):
+        return "a log prefix delimiter (@ : [ ])"
+    return None
+
+
+def check_role_names(snapshot: ServerSnapshot) -> Finding:
+    """LOGIN roles whose names can forge a stderr log prefix, and the log format that makes them harmless.
+
+    FAIL when a name holds a control character and only stderr is written (such a name can make a person's
+    record read as a service account's, or cut it in two); WARN for delimiters, or where csvlog or jsonlog is
+    written already (the monitor must read those files, not the stderr ones).
+    """
+    risky = [(role.name, trait) for role in snapshot.roles if role.can_login and (trait := forging_trait(role.name))]
+    if not risky:
+        return Finding("role_names", Status.OK, "no LOGIN role name holds a control character or @ : [ ]")
+    destinations = {d.strip() for d in snapshot.settings.get("log_destination", "stderr").split(",")}
+    structured = bool(destinations & STRUCTURED_DESTINATIONS)
+    listed = "; ".join(f"{name!r} ({trait})" for name, trait in risky)
+    control = any(trait == "a control character" for _, trait in risky)
+    status = Status.FAIL if control and not structured else Status.WARN
+    renames = " ".join(f"ALTER ROLE {quote_ident(name)} RENAME TO <plain name>;" for name, _ in risky)
+    if structured:
+        fix = "read the csvlog or jsonlog files (every field quoted there), not the stderr ones; or rename: " + renames
+    else:
+        fix = (
+            "ALTER SYSTEM SET log_destination = 'stderr,jsonlog'; SELECT pg_reload_conf(); then read the .json "
+            "files, where every field is quoted (or csvlog); or rename: " + renames
+        )
+    return Finding(
+        "role_names",
+        status,
+        f"LOGIN role names that can forge a stderr log prefix: {listed}; in stderr their records can read as "
+        "another user's (the monitor reports what it cannot tell apart with user '?')",
+        fix,
+    )
+
+
 def check_all(snapshot: ServerSnapshot, accounts: ServiceAccounts) -> list[Finding]:
     return [
         check_preload(snapshot),
         *check_extension(snapshot),
         *check_log_settings(snapshot),
         *check_roles(snapshot, accounts),
+        check_role_names(snapshot),
     ]
 
 

@@ -14,9 +14,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from pgaudit_monitor.entries.model import LogEntry, Malformed
-from pgaudit_monitor.entries.prefix import CompiledPrefix
+import stringzilla
+
+from pgaudit_monitor.entries.model import AMBIGUOUS_USER, LogEntry, Malformed
+from pgaudit_monitor.entries.prefix import SQLSTATE_BYTES, CompiledPrefix
 from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, Cut, may_change_auditing
+
+_find = stringzilla.find
+_SEVERITY_MARK = b":  "  # what follows the severity on every entry's first line, at any verbosity
 
 Attach = Callable[[str], Any]
 """Given an entry's message, what goes in the `record` field of its tuple (see stderr_cut)."""
@@ -56,7 +61,10 @@ def _int(value: Any) -> int | None:
 def parse_stderr(
     data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
 ) -> LogEntry | Malformed:
-    """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB."""
+    """One stderr-format entry: the prefix line, and continuation lines that PostgreSQL started with a TAB.
+
+    An entry whose prefix reads more than one way (see stderr_cut) comes out as its first reading, with user `?`.
+    """
     fields = stderr_fields(data, prefix, source=source, line=line, stream=stream)
     return fields if isinstance(fields, Malformed) else LogEntry(*fields)
 
@@ -68,17 +76,41 @@ def _field_groups(head: re.Pattern[bytes]) -> tuple[int, ...]:
 
 
 _STDERR_FIELDS: tuple[str, ...] = ("level", "time", "user", "database", "pid", "remote", "remote_host")
-_STDERR_FIELDS += ("application_name", "session_id", "session_line")
+_STDERR_FIELDS += ("application_name", "session_id", "session_line", "leader_pid")
 
 
 def stderr_fields(
     data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
 ) -> tuple[Any, ...] | Malformed:
-    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed."""
+    """The fields of one stderr-format entry's LogEntry, in its declaration order, or why it is malformed (the
+    first reading, where its prefix reads more than one way: see stderr_readings)."""
+    return stderr_readings(data, prefix, source=source, line=line, stream=stream)[0]
+
+
+def stderr_readings(
+    data: bytes, prefix: CompiledPrefix, *, source: str, line: int, stream: str = ""
+) -> list[tuple[Any, ...] | Malformed]:
+    """Every reading of one stderr-format entry, as LogEntry fields (or the Malformed it is): one, unless its
+    prefix reads more than one way (see stderr_cut), when each reading that is an audit record has user `?`.
+    For readers that cut entries out first and parse them later (the follower): none of them may be lost."""
     match = prefix.head.match(data)
     if match is None:
-        return _unmatched(data, prefix, source, line)
-    return _stderr_entry(match, data, len(data), _field_groups(prefix.head), source, line, stream, None)
+        return [_unmatched(data, prefix, source, line)]
+    at = message_start(data, match.end())
+    if not data.startswith(AUDIT_NEEDLE, at) or data.count(AUDIT_NEEDLE) > 1:
+        suspect = _suspect(prefix, match, at, data, 0, len(data), line, -1, True, source, stream, None)
+        if suspect:
+            return suspect
+    return [_stderr_entry(match, data, at, len(data), _field_groups(prefix.head), source, line, stream, None)]
+
+
+def message_start(buf: bytes, at: int) -> int:
+    """Where the message starts, `at` being the end of the severity's `:  `: after the SQLSTATE that
+    log_error_verbosity = verbose writes there (`LOG:  00000: AUDIT: ...`), so that a message reads the same at
+    every verbosity. A record of default verbosity never gets here (the readers test for `AUDIT: ` first)."""
+    if buf[at + 5 : at + 7] == b": " and SQLSTATE_BYTES.match(buf, at) is not None:
+        return at + 7
+    return at
 
 
 def stderr_cut(
@@ -98,6 +130,15 @@ def stderr_cut(
     the prefix does not show is never dropped here (the pipeline decides with the backend's user).
     With `as_fields` an entry (or a Malformed) is the tuple of its fields, what the background reader sends, and
     `attach` fills the last one, `record`, from the message (the background reader parses pgAudit records so).
+
+    PostgreSQL writes %u, %d and %a raw, so a name can hold a newline or what looks like the rest of a prefix. An
+    entry is read more closely (see _suspect) when the splitter saw the first needle twice in it (`again`), when
+    it is not an audit record where its message starts, or when the entry before it was not read (`before`) and
+    lacks a severity: a line that starts like an entry but does not parse is reported as Malformed, and every
+    reading of an entry whose prefix reads more than one way comes out with user `?`, never dropped as a service
+    account's. The entry before is looked at only where it can change what is dropped: before a record about to
+    be dropped unread (a record the reader keeps is reported whatever the line before it), or before every
+    record when nothing is (`skip_user` None).
     """
     head = prefix.head.match
     groups = _field_groups(prefix.head)
@@ -105,12 +146,18 @@ def stderr_cut(
     skip = None if skip_user is None or i_user < 0 else skip_user
     known: dict[bytes, bool] = {}
 
-    def cut(buf: bytes, start: int, stop: int, line: int) -> Any:
+    def cut(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
         match = head(buf, start, stop)
         if match is None:
             malformed = _unmatched(buf[start:stop], prefix, source, line)
             return malformed.fields() if as_fields else malformed
-        if skip is not None and buf.startswith(AUDIT_NEEDLE, match.end()):
+        at = match.end()
+        record = buf.startswith(AUDIT_NEEDLE, at)
+        if not record or again >= 0:  # not a record where its message starts, or `AUDIT: ` twice: look closer
+            return closer(
+                match, buf, start, stop, line, -1 if before < 0 else previous_entry(buf, before, start), again
+            )
+        if skip is not None:
             user = match.group(i_user + 1)
             if user is not None:
                 dropped = known.get(user)
@@ -119,11 +166,51 @@ def stderr_cut(
                         known.clear()
                     dropped = known[user] = skip(user)
                 if dropped and not may_change_auditing(buf[match.end() : stop]):
-                    return None
-        fields = _stderr_entry(match, buf, stop, groups, source, line, stream, attach)
+                    # Dropped unread, unless the entry before it (not read: it held no needle) lacks the `:  `
+                    # after a severity that every whole entry has: the first half of this one's prefix?
+                    if before < 0:
+                        return None
+                    before = previous_entry(buf, before, start)
+                    if _find(buf, _SEVERITY_MARK, before, start) >= 0:
+                        return None
+                    return closer(match, buf, start, stop, line, before, again)
+        elif before >= 0:
+            before = previous_entry(buf, before, start)
+            if _find(buf, _SEVERITY_MARK, before, start) < 0:
+                return closer(match, buf, start, stop, line, before, again)
+        fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
+        return fields if as_fields else LogEntry(*fields)
+
+    def closer(match: re.Match[bytes], buf: bytes, start: int, stop: int, line: int, before: int, again: int) -> Any:
+        """The rare cases: what _suspect makes of the entry, else the entry as read (a record is then not dropped:
+        only the common path drops one unread, and this one is a record of a prefix that reads one way)."""
+        at = message_start(buf, match.end())
+        record = buf.startswith(AUDIT_NEEDLE, at)
+        shifts = again >= 0 or (not record and _find(buf, AUDIT_NEEDLE, at, stop) >= 0)
+        if before >= 0 and _find(buf, _SEVERITY_MARK, before, start) >= 0:
+            before = -1
+        if (shifts or before >= 0) and (
+            suspect := _suspect(prefix, match, at, buf, start, stop, line, before, shifts, source, stream, attach)
+        ):
+            if as_fields:
+                return [item if type(item) is tuple else item.fields() for item in suspect]
+            return [item if type(item) is Malformed else LogEntry(*item) for item in suspect]
+        if record and skip is not None and (user := match.group(i_user + 1)) is not None and skip(user):
+            if not may_change_auditing(buf[at:stop]):
+                return None
+        fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
         return fields if as_fields else LogEntry(*fields)
 
     return cut
+
+
+def previous_entry(buf: bytes, floor: int, start: int) -> int:
+    """Where the entry before the one at `start` starts (not before `floor`, where entries are known to start):
+    its first line, above any continuation lines. Asked only where a cut looks back (see stderr_cut)."""
+    before = buf.rfind(b"\n", floor, start - 1) + 1 or floor
+    while before > floor and buf[before] == 9:  # a TAB: a continuation line
+        before = buf.rfind(b"\n", floor, before - 1) + 1 or floor
+    return before
 
 
 _TEXTS: dict[bytes, str] = {}
@@ -153,9 +240,100 @@ def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> M
     return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
 
 
+def _message(buf: bytes, at: int, stop: int) -> str:
+    message = buf[at:stop].decode("utf-8", errors="replace").rstrip("\r\n")
+    return message.replace("\n\t", "\n") if "\n\t" in message else message
+
+
+def _suspect(
+    prefix: CompiledPrefix,
+    match: re.Match[bytes],
+    at: int,
+    buf: bytes,
+    start: int,
+    stop: int,
+    line: int,
+    before: int,
+    shifts: bool,
+    source: str,
+    stream: str,
+    attach: Attach | None,
+) -> list[Any]:
+    """What a forged prefix makes of the entry in buf[start:stop] whose prefix `match` read (its message starting
+    at `at`): [] when nothing.
+
+    Else the Malformed line before it (`before`, when it starts like an entry but does not parse: the first half
+    of a prefix that a newline in a name cut in two; the cut looks only where that line lacks `:  `, so a name
+    that also holds `:  `, or a whole forged prefix, passes unseen: hence the doctor's finding on such names),
+    and each reading of the entry as a LogEntry's fields with user `?`: the prefix as first read, and every
+    other place where `AUDIT: ` follows what the prefix (on the first line) or its end after a client-chosen
+    field (on a continuation line, after a name holding a newline and a TAB) can match (looked for only with
+    `shifts`: the entry holds `AUDIT: ` twice, or not where its message starts). Several readings are all handed
+    on: one of them is the true one, and which one cannot be told from the bytes, so none may be dropped (a role
+    `app_svc@db:[1]:LOG:  x` shifts the first reading onto the service account; a statement holding such text
+    would shift the last one). A first reading that is not a record (a background process's line naming a table
+    `x@y z:  AUDIT: ...`) is kept as it is, before the others.
+    """
+    orphan = None
+    if (
+        before >= 0
+        and prefix.lead is not None
+        and prefix.head.match(buf, before, start) is None
+        and prefix.lead.match(buf, before, start) is not None
+    ):
+        excerpt = buf[before : min(start, before + _EXCERPT)].decode("utf-8", errors="replace").rstrip("\r\n")
+        orphan = Malformed(
+            source,
+            line - buf.count(b"\n", before, start),
+            "starts like an entry but does not parse: a name holding a newline may have cut a prefix in two "
+            "(the next entry is read with user '?')",
+            excerpt,
+        )
+    groups = _field_groups(prefix.head)
+    readings: list[tuple[int, tuple[Any, ...]]] = []  # (where its message starts, its fields)
+    if shifts:
+        first_end = buf.find(b"\n", start, stop)
+        first_end = stop if first_end < 0 else first_end
+        q = _find(buf, AUDIT_NEEDLE, start, stop)
+        while q >= 0:
+            if q != at and q < first_end:
+                # the prefix and severity ending right before `AUDIT: `, or before a SQLSTATE before it
+                other = prefix.head.fullmatch(buf, start, q)
+                if other is None and q - start > 7 and SQLSTATE_BYTES.fullmatch(buf, q - 7, q) is not None:
+                    other = prefix.head.fullmatch(buf, start, q - 7)
+                if other is not None:
+                    readings.append((q, _stderr_entry(other, buf, q, stop, groups, source, line, stream, attach)))
+            elif q != at and prefix.tail is not None and buf[(row := buf.rfind(b"\n", start, q) + 1)] == 9:  # TAB
+                tail = prefix.tail.fullmatch(buf, row + 1, q)
+                if tail is not None:
+                    fields = list(_stderr_entry(match, buf, at, stop, groups, source, line, stream, None))
+                    fields[0] = message = _message(buf, q, stop)
+                    named = tail.groupdict()
+                    if named.get("database"):
+                        fields[7] = _name(named["database"])
+                    if named.get("pid"):
+                        fields[8] = int(named["pid"])
+                    fields[-1] = None if attach is None else attach(message)
+                    readings.append((q, tuple(fields)))
+            q = _find(buf, AUDIT_NEEDLE, q + len(AUDIT_NEEDLE), stop)
+    if not readings and orphan is None:
+        return []
+    first = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
+    out: list[Any] = [] if orphan is None else [orphan]
+    if readings and not buf.startswith(AUDIT_NEEDLE, at):
+        out.append(first)  # not a record as first read (an autovacuum line naming a table so): kept as it is
+    else:
+        readings.append((at, first))
+    readings.sort(key=lambda reading: reading[0])
+    for _, read in readings:
+        out.append((*read[:6], AMBIGUOUS_USER, *read[7:]))
+    return out
+
+
 def _stderr_entry(
     match: re.Match[bytes],
     buf: bytes,
+    at: int,
     stop: int,
     groups: tuple[int, ...],
     source: str,
@@ -163,14 +341,14 @@ def _stderr_entry(
     stream: str,
     attach: Attach | None,
 ) -> tuple[Any, ...]:
-    """The fields of the entry whose prefix `match` found in `buf`, ending at `stop`; only the prefix's own
-    fields are decoded. Runs once per audit record of a scan, so it is written for speed: positional groups, no
-    helper calls per field, and a tuple rather than an object."""
-    message = buf[match.end() : stop].decode("utf-8", errors="replace").rstrip("\r\n")
+    """The fields of the entry whose prefix `match` found in `buf`, its message from `at` to `stop`; only the
+    prefix's own fields are decoded. Runs once per audit record of a scan, so it is written for speed: positional
+    groups, no helper calls per field, and a tuple rather than an object."""
+    message = buf[at:stop].decode("utf-8", errors="replace").rstrip("\r\n")
     if "\n\t" in message:
         message = message.replace("\n\t", "\n")
     g = match.groups()
-    i_level, i_time, i_user, i_db, i_pid, i_remote, i_host, i_app, i_session, i_session_line = groups
+    i_level, i_time, i_user, i_db, i_pid, i_remote, i_host, i_app, i_session, i_session_line, i_leader = groups
     time = g[i_time] if i_time >= 0 else None
     user = g[i_user] if i_user >= 0 else None
     database = g[i_db] if i_db >= 0 else None
@@ -179,6 +357,7 @@ def _stderr_entry(
     app = g[i_app] if i_app >= 0 else None
     session_id = g[i_session] if i_session >= 0 else None
     session_line = g[i_session_line] if i_session_line >= 0 else None
+    leader = g[i_leader] if i_leader >= 0 else None
     return (
         message,
         _name(g[i_level]),
@@ -193,6 +372,8 @@ def _stderr_entry(
         _name(app),
         session_id.decode("ascii") if session_id is not None else None,  # hex digits and a dot only
         int(session_line) if session_line and len(session_line) < 20 else None,
+        int(leader) if leader and len(leader) < 20 else None,
+        None,  # context: in stderr, an entry of its own
         None if attach is None else attach(message),
     )
 
@@ -230,12 +411,14 @@ def _json_entry(obj: dict[str, Any], source: str, line: int, stream: str) -> Log
         application_name=_known(obj.get("application_name"), "application_name"),
         session_id=_known(obj.get("session_id"), "session_id"),
         session_line=_int(obj.get("line_num")),
+        leader_pid=_int(obj.get("leader_pid")),
+        context=_known(obj.get("context"), "context"),
     )
 
 
 # csvlog columns, PostgreSQL 13 to 17 (14 appended backend_type, leader_pid and query_id).
 CSV_TIME, CSV_USER, CSV_DATABASE, CSV_PID, CSV_REMOTE, CSV_SESSION, CSV_LINE = range(7)
-CSV_SEVERITY, CSV_MESSAGE, CSV_APPLICATION = 11, 13, 22
+CSV_SEVERITY, CSV_MESSAGE, CSV_CONTEXT, CSV_APPLICATION, CSV_LEADER_PID = 11, 13, 18, 22, 24
 _CSV_MIN_COLUMNS = 23
 
 
@@ -267,4 +450,6 @@ def parse_csvlog(data: bytes, *, source: str, line: int, stream: str = "") -> Lo
         application_name=_known(row[CSV_APPLICATION]),
         session_id=row[CSV_SESSION] or None,
         session_line=_int(row[CSV_LINE]),
+        leader_pid=_int(row[CSV_LEADER_PID]) if len(row) > CSV_LEADER_PID else None,
+        context=row[CSV_CONTEXT] or None,
     )

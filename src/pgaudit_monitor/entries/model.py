@@ -9,6 +9,12 @@ if TYPE_CHECKING:  # only a type: the records layer reads entries, not the other
     from pgaudit_monitor.records.pgaudit import AuditRecord
 
 
+AMBIGUOUS_USER = "?"
+"""The user of a record whose prefix reads more than one way (a role name holding a newline or a piece of a log
+prefix, in stderr): the value of policy.accounts.UNKNOWN_USER, which this layer may not import. The policy takes
+it as a human's, so a forged prefix can make a record `?`'s, never a service account's."""
+
+
 @dataclass(slots=True)
 class LogEntry:
     """One PostgreSQL log entry (one elog message), whatever format it was written in.
@@ -33,6 +39,12 @@ class LogEntry:
     application_name: str | None = None
     session_id: str | None = None
     session_line: int | None = None
+    leader_pid: int | None = None
+    """The parallel group leader's pid when a parallel worker wrote the entry (csvlog, jsonlog, `%P`)."""
+    context: str | None = None
+    """The entry's CONTEXT text, where the format keeps it in the entry (csvlog, jsonlog). pgAudit never writes one
+    (it hides the context), so a record that has one was written by something else: RAISE. In stderr CONTEXT is an
+    entry of its own, with level `CONTEXT`."""
     record: AuditRecord | None = None
     """The pgAudit record of the message when the reader has parsed it already (the background reader does, in
     its own process); None when not, and then whoever needs it parses the message."""
@@ -54,6 +66,8 @@ class LogEntry:
             self.application_name,
             self.session_id,
             self.session_line,
+            self.leader_pid,
+            self.context,
             self.record,
         )
 

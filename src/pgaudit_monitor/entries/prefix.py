@@ -32,7 +32,7 @@ _ESCAPES: dict[str, tuple[str | None, str]] = {
     "h": ("remote_host", r"\[local\]|[^\s()]*?"),
     "b": ("backend_type", r".*?"),
     "p": ("pid", r"\d+"),
-    "P": (None, r"\d*"),
+    "P": ("leader_pid", r"\d*"),
     "t": ("time", _TIMESTAMP),
     "m": ("time", _TIMESTAMP_MS),
     "n": ("epoch", r"\d+\.\d{3}"),
@@ -48,8 +48,18 @@ _ESCAPES: dict[str, tuple[str | None, str]] = {
 _ESCAPE_RE = re.compile(r"%(-?\d+)?(.)")
 # The severity, as PostgreSQL writes it after the prefix. Non-English lc_messages translate it, so any word
 # (in the bytes pattern, a UTF-8 letter is any byte above 0x7f).
-_SEVERITY = r"(?P<level>\w+):  "
+# With log_error_verbosity = verbose, the SQLSTATE follows (`LOG:  00000: AUDIT: ...`): it is not part of the
+# message, which then reads the same at every verbosity. Every SQLSTATE PostgreSQL assigns holds a digit, which
+# keeps a message that starts with a word of five capitals (`AUDIT: `) whole. The str regex skips it; on bytes
+# the readers skip it in code (formats.message_start), which costs a record of default verbosity nothing, where
+# the optional group in `head` made every match a third dearer.
+_SQLSTATE = r"(?:(?=[A-Z]{0,4}[0-9])[0-9A-Z]{5}: )"
+SQLSTATE_BYTES = re.compile(_SQLSTATE.encode())
+_SEVERITY = r"(?P<level>\w+):  " + _SQLSTATE + "?"
 _SEVERITY_BYTES = rb"(?P<level>(?:\w|[\x80-\xff])+):  "
+# Fields whose text a client chooses (a role, a database, an application name): written raw, they can hold a
+# newline or what looks like the rest of a prefix.
+_FREE_TEXT = frozenset("uda")
 
 
 class PrefixError(ValueError):
@@ -64,8 +74,15 @@ class CompiledPrefix:
     regex: re.Pattern[str]
     fields: frozenset[str]
     head: re.Pattern[bytes]
-    """The prefix and severity on the raw bytes of an entry's first line, up to where the message starts: what
-    a reader matches before it decodes anything (stderr readers drop service accounts' records this way)."""
+    """The prefix and severity on the raw bytes of an entry's first line, up to where the message starts (or its
+    SQLSTATE, at verbose verbosity): what a reader matches before it decodes anything (stderr readers drop
+    service accounts' records this way)."""
+    lead: re.Pattern[bytes] | None = None
+    """The prefix up to its first client-chosen field (%u, %d, %a): a line it matches starts like an entry. None
+    when the prefix has no such field (nothing in it can be forged) or starts with one."""
+    tail: re.Pattern[bytes] | None = None
+    """The prefix from its last client-chosen field on, the severity and any SQLSTATE: what follows a newline
+    that a role (or database, application) name put into the prefix, up to where the message starts."""
 
     @property
     def has_user(self) -> bool:
@@ -88,6 +105,7 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
     error instead of a monitor that silently matches nothing.
     """
     parts: list[str] = []
+    free: list[int] = []  # where the client-chosen fields are in `parts`
     optional_from: int | None = None
     seen: set[str] = set()
     pos = 0
@@ -105,12 +123,25 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
                 # `%u@%d`: role names may hold an `@` (e-mail-style cloud identities), database names rarely do;
                 # the database stops at no `@`, so the user takes all but the last one.
                 pattern = r"[^@]*?"
+            if escape in _FREE_TEXT:
+                free.append(len(parts))
             parts.append(_group(name, pattern, seen, padded=padding is not None))
         else:
             raise PrefixError(f"log_line_prefix {prefix!r}: unknown escape %{escape}")
     if prefix.endswith("%") and (pos < len(prefix)):
         raise PrefixError(f"log_line_prefix {prefix!r}: ends with a lone %")
     parts.append(re.escape(prefix[pos:]))
+    lead = tail = None
+    if free and free[0] > 0:
+        lead = re.compile("".join(parts[: free[0]]).encode("utf-8", "surrogatepass"))
+    if free:
+        tail_parts = [re.sub(r"\(\?P<(?!pid>|database>)\w+>", "(?:", part) for part in parts[free[-1] + 1 :]]
+        tail = re.compile(
+            (r".*?" + "".join(tail_parts)).encode("utf-8", "surrogatepass")
+            + _SEVERITY_BYTES
+            + SQLSTATE_BYTES.pattern
+            + b"?"
+        )
     if optional_from is not None:
         # Lazy: a line that reads as complete without the session part (a background process's) is taken so,
         # so that the free-text session fields can never reach into the message.
@@ -118,4 +149,4 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
     regex = re.compile("".join(parts) + _SEVERITY + r"(?P<message>.*)\Z", re.DOTALL)
     # The same prefix on bytes, without the message; no DOTALL, so it never reaches past the first line.
     head = re.compile("".join(parts).encode("utf-8", "surrogatepass") + _SEVERITY_BYTES)
-    return CompiledPrefix(prefix, regex, frozenset(seen), head)
+    return CompiledPrefix(prefix, regex, frozenset(seen), head, lead, tail)

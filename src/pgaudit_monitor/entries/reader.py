@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import Any, BinaryIO
 
-from pgaudit_monitor.entries.formats import Attach, parse_csvlog, parse_jsonlog, parse_stderr, stderr_cut
+from pgaudit_monitor.entries.formats import Attach, parse_csvlog, parse_jsonlog, stderr_cut, stderr_readings
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
     AUDIT_NEEDLE,
     CONNECTION_NEEDLE,
     MESSAGE_HEADS,
+    RAISE_CONTEXT,
     CsvSplitter,
+    Cut,
     EntrySplitter,
 )
 
@@ -31,10 +33,14 @@ DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
 AUTO = "auto"
 
 # Where a message starts in each format, then the messages the pipeline reads (splitting.MESSAGE_HEADS): each
-# literal is searched for on its own, at memory speed, and only entries holding one are cut out.
-_MESSAGE_STARTS = {"stderr": b":  ", "csvlog": b',"', "jsonlog": b'"message":"'}
+# literal is searched for on its own, at memory speed, and only entries holding one are cut out. In stderr the
+# severity's `:  ` is followed by the SQLSTATE at log_error_verbosity = verbose (`LOG:  00000: AUDIT: `): the
+# space before the message is what both verbosities share. stderr also writes a message's CONTEXT as an entry of
+# its own, which the pipeline reads when it is RAISE's (see splitting.RAISE_CONTEXT).
+_MESSAGE_STARTS = {"stderr": b" ", "csvlog": b',"', "jsonlog": b'"message":"'}
+_ALSO: dict[str, tuple[bytes, ...]] = {"stderr": (RAISE_CONTEXT,)}
 PIPELINE_NEEDLES: dict[str, tuple[bytes, ...]] = {
-    fmt: tuple(start + head for head in MESSAGE_HEADS) for fmt, start in _MESSAGE_STARTS.items()
+    fmt: tuple(start + head for head in MESSAGE_HEADS) + _ALSO.get(fmt, ()) for fmt, start in _MESSAGE_STARTS.items()
 }
 
 
@@ -173,8 +179,9 @@ def _read_blocks(
         yield entries
 
 
-Parser = Callable[..., LogEntry | Malformed]
-"""An entry parser: (data, *, source, line, stream) to a LogEntry or a Malformed."""
+Parser = Callable[..., LogEntry | Malformed | list[LogEntry | Malformed]]
+"""An entry parser: (data, *, source, line, stream) to a LogEntry or a Malformed (or, stderr, several: see
+make_parser)."""
 SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
@@ -198,10 +205,10 @@ def entry_splitter(
     """
     if fmt is LogFormat.STDERR:
         cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach)
-        return EntrySplitter(needles, continuation=b"\t", cut=cut)
+        return EntrySplitter(needles, continuation=b"\t", cut=cut, look_back=True)
     parse = parse_jsonlog if fmt is LogFormat.JSONLOG else parse_csvlog
 
-    def cut_and_parse(buf: bytes, start: int, stop: int, line: int) -> Any:
+    def cut_and_parse(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
         entry = parse(buf[start:stop], source=source, line=line, stream=stream)
         if not as_fields:
             return entry
@@ -218,14 +225,24 @@ def make_parser(
     fmt: LogFormat, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES
 ) -> tuple[EntrySplitter | CsvSplitter, Parser]:
     """The splitter (cutting RawEntries) and the entry parser for one format, for readers that feed bytes
-    themselves and place the entries in a longer stream (the follower adds its own line offset)."""
+    themselves and place the entries in a longer stream (the follower adds its own line offset).
+
+    A stderr entry whose prefix reads more than one way (a forged prefix: see formats.stderr_cut) is parsed into
+    the list of its readings, all to be handed on; any other entry into the LogEntry or Malformed it is.
+    """
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None), parse_jsonlog
     if fmt is LogFormat.CSVLOG:
         return CsvSplitter(needles), parse_csvlog
 
-    def parse(data: bytes, *, source: str, line: int, stream: str = "") -> LogEntry | Malformed:
-        return parse_stderr(data, prefix, source=source, line=line, stream=stream)
+    def parse(
+        data: bytes, *, source: str, line: int, stream: str = ""
+    ) -> LogEntry | Malformed | list[LogEntry | Malformed]:
+        readings = [
+            item if isinstance(item, Malformed) else LogEntry(*item)
+            for item in stderr_readings(data, prefix, source=source, line=line, stream=stream)
+        ]
+        return readings[0] if len(readings) == 1 else readings
 
     return EntrySplitter(needles, continuation=b"\t"), parse
 
@@ -236,11 +253,65 @@ def read_events(
     """Entries from CloudWatch Logs events, given as (log stream name, message) pairs.
 
     RDS exports one event per entry, newlines (and PostgreSQL's TABs after them) inside. The stream name is the
-    instance, which is what identifies a backend together with its pid.
+    instance, which is what identifies a backend together with its pid. A stderr event is cut as a file is (the
+    same cut: a line that is not a continuation starts another entry, a CONTEXT or LOCATION line say, never part
+    of this one's message), and all its entries are yielded, each with the event's number as its line.
     """
+    cuts: dict[str, Cut] = {}
+    held: dict[str, tuple[Malformed, bytes]] = {}  # per stream: a Malformed event the next one may explain
     for number, (stream, message) in enumerate(events, start=1):
         data = message.encode("utf-8", errors="surrogateescape")
         if message.lstrip()[:1] == "{":
             yield parse_jsonlog(data, source=source, line=number, stream=stream)
+            continue
+        cut = cuts.get(stream)
+        if cut is None:
+            cut = cuts[stream] = stderr_cut(prefix, source=source, stream=stream)
+        items, held_back = _event_entries(data, cut, number, held.pop(stream, None))
+        yield from items
+        if held_back is not None:
+            held[stream] = held_back
+    yield from sorted((malformed for malformed, _ in held.values()), key=lambda malformed: malformed.line)
+
+
+_NEXT_ENTRY = re.compile(rb"\n(?=[^\t])")
+
+
+def _event_entries(
+    data: bytes, cut: Cut, number: int, previous: tuple[Malformed, bytes] | None
+) -> tuple[list[LogEntry | Malformed], tuple[Malformed, bytes] | None]:
+    """The entries of one stderr event, and its last one when Malformed (held back for the stream's next event).
+
+    A Malformed entry is held back: when it is the first half of the next one's prefix (a newline in a role name;
+    an export may cut the two apart into events of their own), the cut of the next one says so, and reports it
+    with its own entry. `previous` is the one the stream's last event held back.
+    """
+    out: list[LogEntry | Malformed] = []
+    held: Malformed | None = None
+    held_at = -1  # where the held-back entry starts: the cut looks back from there (see formats.previous_entry)
+    start = 0
+    if previous is not None:
+        held, data, start = previous[0], previous[1] + data, len(previous[1])
+        held_at = 0
+    for stop in [*(m.end() for m in _NEXT_ENTRY.finditer(data, start)), len(data)]:
+        if stop <= start:
+            continue
+        first = data.find(AUDIT_NEEDLE, start, stop)  # and a second one: what the splitter tells a cut
+        again = -1 if first < 0 else data.find(AUDIT_NEEDLE, first + len(AUDIT_NEEDLE), stop)
+        item = cut(data, start, stop, number, held_at if held is not None else -1, again)
+        items = item if type(item) is list else ([] if item is None else [item])
+        if held is not None:
+            if items and type(items[0]) is Malformed and len(items) > 1:  # it explains the held one: in its place
+                items[0] = Malformed(held.source, held.line, items[0].reason, items[0].excerpt)
+            else:
+                out.append(held)
+        held, held_at = None, -1
+        if len(items) == 1 and type(items[0]) is Malformed:
+            held, held_at = items[0], start
         else:
-            yield parse_stderr(data, prefix, source=source, line=number, stream=stream)
+            out.extend(items)
+        start = stop
+    if held is None:
+        return out, None
+    tail = data[held_at:]
+    return out, (held, tail if tail.endswith(b"\n") else tail + b"\n")

@@ -1,9 +1,9 @@
 """Split a byte stream into whole log entries, incrementally, looking only at the entries that matter.
 
 Most of a busy server's log is not audit records. Decoding and matching every line would make the scan as slow as
-Python's line loop; instead the splitter searches each block for a few literal strings (`:  AUDIT: `, the start of
-a stderr message that matters; `"message":"AUDIT: ` in jsonlog) with SIMD instructions, and cuts out only the
-entries they occur in. Entry boundaries are the format's own:
+Python's line loop; instead the splitter searches each block for a few literal strings (` AUDIT: `, the start of
+a stderr message that matters at any verbosity; `"message":"AUDIT: ` in jsonlog) with SIMD instructions, and cuts
+out only the entries they occur in. Entry boundaries are the format's own:
 
 * stderr: a line that does not start with a TAB begins an entry; PostgreSQL puts a TAB after every newline
   inside a message, so continuation lines always start with one;
@@ -24,14 +24,19 @@ import stringzilla
 
 AUDIT_NEEDLE = b"AUDIT: "
 CONNECTION_NEEDLE = b"connection"
+AUTHORIZED_HEAD = b"connection authorized: "
 MESSAGE_HEADS: tuple[bytes, ...] = (
-    b"AUDIT: ",
+    AUDIT_NEEDLE,
     b"connection received: ",
-    b"connection authorized: ",
+    AUTHORIZED_HEAD,
     b"disconnection: ",
 )
 """The messages the pipeline reads: audit records, and the connection entries that start a backend, name its
 user, and end it (which completes its last statement and frees its state)."""
+RAISE_CONTEXT = b" at RAISE"
+"""How the CONTEXT of a message written by PL/pgSQL's RAISE ends its first line (`PL/pgSQL function
+inline_code_block line 1 at RAISE`). pgAudit hides the context of its records, so a record with this context was
+raised, not audited: in stderr, where CONTEXT is an entry of its own, readers look for it too."""
 
 AUDIT_SETTING_WORDS: tuple[bytes, ...] = (b"pgaudit", b"log_", b"logging", b"preload", b"set_config", b"reset", b"u&")
 """Words one of which (in any case) every statement that changes what is audited or logged contains: policy.catalog's
@@ -50,10 +55,14 @@ def may_change_auditing(data: bytes) -> bool:
 
 
 Needles = tuple[bytes, ...] | re.Pattern[bytes] | None
-Cut = Callable[[bytes, int, int, int], Any]
-"""What a splitter hands on for each entry, given the block, where the entry starts and ends in it and its line
-number: by default a RawEntry; None drops the entry. A reader that parses the entry straight from the block
-(reader.entry_splitter) never copies its bytes out first, and drops service accounts' records unread."""
+Cut = Callable[[bytes, int, int, int, int, int], Any]
+"""What a splitter hands on for each entry, given the block, where the entry starts and ends in it, its line
+number, where the entries before it that were not handed on begin (the end of the last one handed on; -1 when
+the entry just before it was handed on: see `look_back`) and where the first needle occurs again inside the
+entry (-1 if it does not): by default a RawEntry; None drops the
+entry; a list is several items (an entry, and the Malformed one before it). A reader that parses the entry
+straight from the block (reader.entry_splitter) never copies its bytes out first, and drops service accounts'
+records unread."""
 
 # Byte search and newline counting with SIMD: over a large log they are most of the bytes' cost, and the
 # interpreter's own loops run them at a quarter of the speed (docs/benchmarks.md).
@@ -79,7 +88,7 @@ class RawEntry:
     line: int
 
 
-def raw_entry(buf: bytes, start: int, stop: int, line: int) -> RawEntry:
+def raw_entry(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> RawEntry:
     """The default Cut: the entry's bytes, copied out of the block."""
     return RawEntry(buf[start:stop], line)
 
@@ -89,15 +98,27 @@ class EntrySplitter:
 
     `continuation` is the byte that marks a continuation line (TAB for stderr), or None when every line is an
     entry (jsonlog). With `needles=None` every entry is handed on. `cut` makes what is handed on of each entry.
+
+    With `look_back`, a cut is also told where the entries before its entry that were not handed on begin (in
+    the same block): a stderr line that a newline in a role name cut off the record after it is found there
+    (formats.previous_entry), where the cut looks.
     """
 
-    def __init__(self, needles: tuple[bytes, ...] | None, continuation: bytes | None, cut: Cut = raw_entry) -> None:
+    def __init__(
+        self,
+        needles: tuple[bytes, ...] | None,
+        continuation: bytes | None,
+        cut: Cut = raw_entry,
+        *,
+        look_back: bool = False,
+    ) -> None:
         if needles is not None and (isinstance(needles, re.Pattern) or not needles or not all(needles)):
             raise ValueError("EntrySplitter takes non-empty literal needles")
         self._needles = needles
         self._rare = None if needles is None else _RareNeedles.of(needles[1:], needles)
         self._cut_out = cut
         self._continuation = continuation
+        self._look_back = look_back and continuation is not None
         # a newline not followed by the continuation byte: where an entry ends (`end` itself is always a boundary)
         self._entry_break: Callable[[bytes, int, int], re.Match[bytes] | None] | None = None
         if continuation is not None:
@@ -191,8 +212,11 @@ class EntrySplitter:
         start = begin
         while start < end:
             stop = self._entry_end(buf, start, end)
-            if (item := cut(buf, start, stop, self._line)) is not None:
-                out.append(item)
+            if (item := cut(buf, start, stop, self._line, -1, -1)) is not None:
+                if type(item) is list:
+                    out.extend(item)
+                else:
+                    out.append(item)
             self._line += buf.count(b"\n", start, stop)
             start = stop
 
@@ -204,12 +228,15 @@ class EntrySplitter:
         find, count, rfind = _find, _count, buf.rfind
         tab = -1 if self._continuation is None else self._continuation[0]
         cut, append = self._cut_out, out.append
+        size = len(first)
+        look_back = self._look_back
         next_first = p if (p := find(buf, first, begin, end)) >= 0 else _NOWHERE
         others = rare.hits(buf, begin, end)
         others.append(_NOWHERE)
         next_other = others[0]
         index = 0
         counted_to = begin
+        handed_to = begin  # the end of the last entry handed on: the entry that starts there needs no look back
         line = self._line
         while (hit := next_first if next_first < next_other else next_other) < end:
             start = rfind(b"\n", begin, hit) + 1 or begin
@@ -220,8 +247,16 @@ class EntrySplitter:
                 stop = self._entry_end(buf, stop, end)
             line += count(buf, b"\n", counted_to, start)
             counted_to = start
-            if (item := cut(buf, start, stop, line)) is not None:
-                append(item)
+            if next_first == hit:  # found from the hit on, not from the entry's end: is there a second one in it?
+                next_first = p if (p := find(buf, first, hit + size, end)) >= 0 else _NOWHERE
+            again = next_first if next_first < stop else -1
+            before = handed_to if look_back and start != handed_to else -1
+            if (item := cut(buf, start, stop, line, before, again)) is not None:
+                if type(item) is list:
+                    out.extend(item)
+                else:
+                    append(item)
+            handed_to = stop
             if next_first < stop:  # hits inside the entry just cut are part of it
                 next_first = p if (p := find(buf, first, stop, end)) >= 0 else _NOWHERE
             while next_other < stop:
@@ -235,35 +270,45 @@ class _RareNeedles:
     """How a splitter finds its rare needles (all but the first) in a block.
 
     A SIMD scan of a block costs the same whatever it finds (0.1 s per GiB here), so each needle scanned on its own
-    costs that much. Where the rare needles all hold one string of 4 bytes or more, besides the prefix every needle
-    starts with (`:  ` before a stderr message, which every line has), the block is scanned once for that string
-    and each of its few hits checked against the needles: `connection` for the three connection messages.
+    costs that much. Needles that share a string of 4 bytes or more, besides the prefix every needle starts with
+    (` ` before a stderr message, which every line has), are found by one scan for that string, each of its few
+    hits checked against them: `connection` for the three connection messages. A needle that shares none (RAISE's
+    context) is scanned on its own.
     """
 
-    needles: tuple[bytes, ...]
-    anchor: bytes | None = None
-    placed: tuple[tuple[bytes, int], ...] = ()  # each needle, and where the anchor lies in it
+    groups: tuple[tuple[bytes | None, tuple[tuple[bytes, int], ...]], ...]
+    """(anchor, each needle and where the anchor lies in it), or (None, ((needle, 0),)) for a needle alone."""
 
     @classmethod
     def of(cls, rare: tuple[bytes, ...], every: tuple[bytes, ...]) -> _RareNeedles:
         prefix = _common_prefix_length(every)
-        anchor = _longest_common_substring([needle[prefix:] for needle in rare]) if len(rare) > 1 else b""
-        if len(anchor) < 4:
-            return cls(rare)
-        placed = tuple((n, at) for n in rare for at in range(len(n) - len(anchor) + 1) if n.startswith(anchor, at))
-        return cls(rare, anchor, placed)
+        groups: list[tuple[bytes | None, tuple[tuple[bytes, int], ...]]] = []
+        left = list(rare)
+        while left:
+            first = left[0]
+            group = [n for n in left if len(_longest_common_substring([first[prefix:], n[prefix:]])) >= 4]
+            anchor = _longest_common_substring([n[prefix:] for n in group]) if len(group) > 1 else b""
+            if len(anchor) < 4:
+                group, anchor = [first], b""
+            left = [n for n in left if n not in group]
+            if not anchor:
+                groups.append((None, ((first, 0),)))
+                continue
+            placed = tuple((n, at) for n in group for at in range(len(n) - len(anchor) + 1) if n.startswith(anchor, at))
+            groups.append((anchor, placed))
+        return cls(tuple(groups))
 
     def hits(self, buf: bytes, begin: int, end: int) -> list[int]:
         """Where each of the needles starts in buf[begin:end] (the whole needle inside it), in order."""
         hits: list[int] = []
-        if self.anchor is None:
-            for needle in self.needles:
+        for anchor, placed in self.groups:
+            if anchor is None:
+                needle = placed[0][0]
                 at = _find(buf, needle, begin, end)
                 while at >= 0:
                     hits.append(at)
                     at = _find(buf, needle, at + 1, end)
-        else:
-            anchor, placed = self.anchor, self.placed
+                continue
             at = _find(buf, anchor, begin, end)
             while at >= 0:
                 for needle, offset in placed:
@@ -329,14 +374,18 @@ class CsvSplitter:
             scan = nl + 1
             if quotes % 2 == 0:
                 row = buf[start:scan]
-                if (pattern is None or pattern.search(row)) and (item := cut(buf, start, scan, line)) is not None:
+                if (pattern is None or pattern.search(row)) and (
+                    item := cut(buf, start, scan, line, -1, -1)
+                ) is not None:
                     out.append(item)
                 line += row.count(b"\n")
                 start = scan
                 quotes = 0
         if final and start < len(buf):
             row = buf[start:]
-            if (pattern is None or pattern.search(row)) and (item := cut(buf, start, len(buf), line)) is not None:
+            if (pattern is None or pattern.search(row)) and (
+                item := cut(buf, start, len(buf), line, -1, -1)
+            ) is not None:
                 out.append(item)
             line += row.count(b"\n")
             start = len(buf)

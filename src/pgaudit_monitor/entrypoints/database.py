@@ -13,7 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.config import ConfigError, Settings, load_settings
-from pgaudit_monitor.database.checks import Finding, Status, check_all, check_roles, healthy, quote_ident
+from pgaudit_monitor.database.checks import (
+    Finding,
+    Status,
+    check_all,
+    check_role_names,
+    check_roles,
+    healthy,
+    quote_ident,
+)
 from pgaudit_monitor.database.connection import EXIT_CONNECT, EXIT_PERMISSION, DatabaseError, connect
 from pgaudit_monitor.database.probe import (
     CloudWatchLogSource,
@@ -65,7 +73,8 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
         "coverage",
         help="list human roles pgAudit does not audit, and service accounts it audits by mistake",
         description="The LOGIN roles that are humans (not service accounts) and are not audited for READ, WRITE "
-        "and MISC, and the service accounts that are audited (noise and cost), each with the SQL that fixes it.",
+        "and MISC, and the service accounts that are audited (noise and cost), each with the SQL that fixes it; and "
+        "the LOGIN roles whose names can forge a stderr log prefix (a control character, or @ : [ ]).",
         epilog="Exit codes: 0 full coverage, 1 gaps found, 2 bad usage, 3 cannot connect, 4 permission denied.",
     )
     coverage.add_argument("--dsn", help=CONNECTION_HELP)
@@ -237,7 +246,8 @@ def run_coverage(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with connect(args.dsn) as conn:
         snapshot = take_snapshot(conn, lambda name: connect(args.dsn, dbname=name), databases=[])
-    gaps = [f for f in check_roles(snapshot, settings.policy().service_accounts) if f.status is not Status.OK]
+    findings = [*check_roles(snapshot, settings.policy().service_accounts), check_role_names(snapshot)]
+    gaps = [f for f in findings if f.status is not Status.OK]
     if args.format == "json":
         print(json.dumps([f.to_dict() for f in gaps], indent=2))
     elif not gaps:

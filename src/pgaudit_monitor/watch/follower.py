@@ -59,6 +59,17 @@ def _fingerprint(fd: int, length: int) -> tuple[int, str]:
     return len(head), hashlib.sha256(head).hexdigest()
 
 
+def _flat(parsed: Iterable[Any]) -> list[LogEntry | Malformed]:
+    """The parser's items, a stderr entry's several readings (a forged prefix: see reader.make_parser) in turn."""
+    items: list[LogEntry | Malformed] = []
+    for item in parsed:
+        if type(item) is list:
+            items.extend(item)
+        else:
+            items.append(item)
+    return items
+
+
 class TrackedFile:
     """One file being followed: its descriptor, its splitter, how far it is read, and its checkpoint."""
 
@@ -184,7 +195,9 @@ class TrackedFile:
         self.read_offset += len(data)
         self.newlines += data.count(b"\n")
         base, parse, label, stream = self.base_line - 1, self.parse, self.label, self.stream
-        items = [parse(raw.data, source=label, line=base + raw.line, stream=stream) for raw in self.splitter.feed(data)]
+        items = _flat(
+            parse(raw.data, source=label, line=base + raw.line, stream=stream) for raw in self.splitter.feed(data)
+        )
         pending = self.splitter.pending
         joined = self.tail + data if self.tail else data
         self.tail = joined[len(joined) - pending :] if pending else b""
@@ -195,9 +208,9 @@ class TrackedFile:
         if self.splitter is None or not (self.tail or force):
             return []
         base, label, stream = self.base_line - 1, self.label, self.stream
-        items = [
+        items = _flat(
             self.parse(raw.data, source=label, line=base + raw.line, stream=stream) for raw in self.splitter.finish()
-        ]
+        )
         self.tail = b""
         self._mark()
         return items
