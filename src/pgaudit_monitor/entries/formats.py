@@ -195,9 +195,9 @@ def stderr_cut(
             if as_fields:
                 return [item if type(item) is tuple else item.fields() for item in suspect]
             return [item if type(item) is Malformed else LogEntry(*item) for item in suspect]
-        if record and skip is not None and (user := match.group(i_user + 1)) is not None and skip(user):
-            if not may_change_auditing(buf[at:stop]):
-                return None
+        user = match.group(i_user + 1) if record and skip is not None else None
+        if user is not None and skip is not None and skip(user) and not may_change_auditing(buf[at:stop]):
+            return None
         fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
         return fields if as_fields else LogEntry(*fields)
 
