@@ -298,3 +298,17 @@ def test_every_audit_setting_is_kept_from_service_accounts_unread() -> None:
 
     for name in [*AUDIT_SETTINGS, "pgaudit.log", "set_config", "ALTER ROLE x RESET ALL", 'SET U&"\\0070gaudit.log"']:
         assert may_change_auditing(name.upper().encode()), name
+
+
+_PIECES = ("WITH", "orders", "AS", "(", ")", "SELECT", "*", "FROM", "DELETE", "UPDATE", "SET", "INSERT", "INTO",
+           "VALUES", "1", ",", ";", "pgaudit.log", "=", "'none'", "set_config", "search_path", "RESET", "ALL",
+           "ALTER", "ROLE", "SYSTEM", "DROP", "TABLE", "EXTENSION", "pgaudit", "EXPLAIN", "ANALYZE", "false",
+           "true", "CREATE", "TEMP", "DATA", "NO", "WITH", "RECURSIVE", "DISCARD", "BEGIN", "COMMIT", "PREPARE",
+           "EXECUTE", "MERGE", "USING", "ON", "WHEN", "MATCHED", "THEN", "COPY", "TO", "STDOUT", "U&\"\\0070\"")  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_analysis_never_raises(pieces: list[str]) -> None:
+    # Whatever the text, the analysis answers (None: unreadable, which fails closed): no input may stop the watcher.
+    parts = SqlAnalyzer().analyze(" ".join(pieces))
+    assert parts is None or all(p.tag for p in parts)

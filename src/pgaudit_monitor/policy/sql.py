@@ -481,6 +481,10 @@ class SqlAnalyzer:
             # Not SQL PostgreSQL's grammar accepts, or nested deeper than the JSON reader goes (orjson's limit is
             # 1,024 levels, a ValueError): the caller treats it as unreadable, which fails closed.
             return None, None, True
+        except (KeyError, TypeError, AttributeError, IndexError):
+            # A parse tree of a shape this module does not expect (a newer grammar): unreadable too, never a crash
+            # of the watcher or the Lambda that asked.
+            return None, None, True
 
     def _parse(self, text: str, key: str | None) -> tuple[str | None, tuple[ParsedStatement, ...]]:
         """Parse `text` in full; remember its analysis under `key` (its shape) when other texts can reuse it."""
