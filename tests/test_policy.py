@@ -304,7 +304,8 @@ _PIECES = ("WITH", "orders", "AS", "(", ")", "SELECT", "*", "FROM", "DELETE", "U
            "VALUES", "1", ",", ";", "pgaudit.log", "=", "'none'", "set_config", "search_path", "RESET", "ALL",
            "ALTER", "ROLE", "SYSTEM", "DROP", "TABLE", "EXTENSION", "pgaudit", "EXPLAIN", "ANALYZE", "false",
            "true", "CREATE", "TEMP", "DATA", "NO", "WITH", "RECURSIVE", "DISCARD", "BEGIN", "COMMIT", "PREPARE",
-           "EXECUTE", "MERGE", "USING", "ON", "WHEN", "MATCHED", "THEN", "COPY", "TO", "STDOUT", "U&\"\\0070\"")  # fmt: skip
+           "EXECUTE", "MERGE", "USING", "ON", "WHEN", "MATCHED", "THEN", "COPY", "TO", "STDOUT",
+           "U&\"\\0070\"")  # fmt: skip
 
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=14))
