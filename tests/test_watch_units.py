@@ -157,3 +157,12 @@ def test_email_is_not_sent_to_a_server_without_starttls() -> None:
     finally:
         controller.stop()
     assert Handler.received == 0
+
+
+def test_alert_text_names_audit_tampering_and_its_rule() -> None:
+    # Tampering reaches the same alert path as DML; the person reading the page must see it is not a DML.
+    from pgaudit_monitor.sinks.alert import describe
+
+    text = describe({"user": "alice", "command": "SET", "relations": [], "category": "audit-tamper",
+                     "rule": "SET pgaudit.log", "time": "t", "client": "c", "database": "d"})  # fmt: skip
+    assert text == "alice SET ? (audit tampering: SET pgaudit.log) at t from c on database d"

@@ -70,7 +70,10 @@ class Notification:
 def describe(detection: dict[str, Any]) -> str:
     """`alice UPDATE accounts at <time> from 10.0.0.5(5432) on database shop`: who, what, which table, when, where."""
     relations = ", ".join(detection.get("relations") or ()) or "?"
-    category = " (sensitive catalog)" if detection.get("category") == "sensitive-catalog" else ""
+    category = {
+        "sensitive-catalog": " (sensitive catalog)",
+        "audit-tamper": f" (audit tampering: {detection.get('rule')})",
+    }.get(str(detection.get("category")), "")
     return (
         f"{detection.get('user')} {detection.get('command')} {relations}{category} "
         f"at {detection.get('time') or '?'} from {detection.get('client') or '?'} "
