@@ -10,10 +10,9 @@ import pytest
 
 from conftest import _require_postgres, only
 from hostile import SERVICE_ACCOUNTS, Case, expected, normalize, run_hostile
-from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import Malformed
-from pgaudit_monitor.pipeline import Pipeline
 from pgserver import PgServer
+from workload import scan_in_process
 
 SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
 
@@ -31,13 +30,7 @@ def hostile_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[t
 
 
 def scan(path: Path) -> tuple[list[dict], list[Malformed]]:
-    pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS))
-    detections, malformed = [], []
-    for item in [*pipeline.scan_file(str(path)), *pipeline.finish()]:
-        if isinstance(item, Malformed):
-            malformed.append(item)
-        elif item.detected:
-            detections.append(item.to_dict())
+    detections, malformed = scan_in_process(path, service_accounts=SERVICE_ACCOUNTS)
     return sorted(detections, key=lambda d: d["line"]), malformed
 
 

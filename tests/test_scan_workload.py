@@ -15,7 +15,7 @@ from conftest import only
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.pipeline import Pipeline
-from workload import CASES, SERVICE_ACCOUNTS, expected_detections, in_log_order
+from workload import CASES, SERVICE_ACCOUNTS, expected_detections, in_log_order, scan_in_process
 
 CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]
 SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
@@ -26,18 +26,6 @@ def scan_json(*args: str, stdin: bytes | None = None) -> tuple[int, list[dict], 
     proc = subprocess.run([*CLI, "scan", "--format", "json", *args], input=stdin, capture_output=True, check=False)
     lines = proc.stdout.decode().splitlines()
     return proc.returncode, [json.loads(line) for line in lines], proc.stderr.decode()
-
-
-def scan_in_process(path: Path, prefix: str | None = None) -> tuple[list[dict], list[Malformed]]:
-    settings = load_settings(env={}, service_accounts=SERVICE_ACCOUNTS, log_line_prefix=prefix)
-    pipeline = Pipeline(settings)
-    detections, malformed = [], []
-    for item in [*pipeline.scan_file(str(path)), *pipeline.finish()]:
-        if isinstance(item, Malformed):
-            malformed.append(item)
-        elif item.detected:
-            detections.append(item.to_dict())
-    return detections, malformed
 
 
 @pytest.mark.postgres

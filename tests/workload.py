@@ -12,7 +12,11 @@ app_svc (service account, not audited), etl_svc (service account audited by mist
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.pipeline import Pipeline
 from pgserver import PgServer
 
 SERVICE_ACCOUNTS = "*_svc"
@@ -181,3 +185,18 @@ def in_log_order(detections: list[dict]) -> list[tuple[str, str, tuple[str, ...]
 def normalize(detection: dict) -> tuple[str, str, tuple[str, ...], str]:
     relations = tuple(r.removeprefix("public.").removeprefix("pg_catalog.") for r in detection["relations"])
     return (detection["user"], detection["command"], relations, detection["category"])
+
+
+def scan_in_process(
+    path: Path, prefix: str | None = None, service_accounts: str = SERVICE_ACCOUNTS
+) -> tuple[list[dict], list[Malformed]]:
+    """The detections (as JSON objects, in completion order) and malformed entries of one log, scanned in process."""
+    settings = load_settings(env={}, service_accounts=service_accounts, log_line_prefix=prefix)
+    pipeline = Pipeline(settings)
+    detections, malformed = [], []
+    for item in [*pipeline.scan_file(str(path)), *pipeline.finish()]:
+        if isinstance(item, Malformed):
+            malformed.append(item)
+        elif item.detected:
+            detections.append(item.to_dict())
+    return detections, malformed
