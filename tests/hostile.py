@@ -61,9 +61,10 @@ def tamper(command: str) -> Detection:
 
 CASES: tuple[Case, ...] = (
     # -- 1. pgAudit's objects first: what the text does not show ---------------------------------------------
-    Case("refresh-matview", "REFRESH MATERIALIZED VIEW mv", (app("SELECT", "mv"),),
-         (app("SELECT", "mv", "orders"),)),
-    Case("inlined-sql-function", "SELECT * FROM f_inl() LIMIT 1", (app("SELECT"),), (app("SELECT", "orders"),)),
+    # with log_relation on, what the refresh read; off, the view stands for its query, which the text does not show
+    Case("refresh-matview", "REFRESH MATERIALIZED VIEW mv", (app("SELECT", "mv"),), (app("SELECT", "orders"),)),
+    # an inlined SQL function leaves no record: only pgAudit's objects show what it read (log_relation on)
+    Case("inlined-sql-function", "SELECT * FROM f_inl() LIMIT 1", (), (app("SELECT", "orders"),)),
     Case("begin-atomic-body", "SELECT f_atomic()", (app("SELECT"),), (app("SELECT", "orders"),)),
     # -- 2. scope: a CTE never names the DML target -----------------------------------------------------------
     Case("cte-named-like-target", "WITH orders AS (SELECT 1) DELETE FROM orders WHERE id = 5",

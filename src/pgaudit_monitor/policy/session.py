@@ -41,6 +41,7 @@ class Session:
     role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION, for the record
     temp: dict[str, bool] = field(default_factory=dict)  # temporary relation -> whether it surely exists
     in_block: bool = False  # inside BEGIN ... COMMIT
+    relations_logged: bool = False  # its READ/WRITE records name relations (pgaudit.log_relation is on)
     last_text: str = ""  # the text of the backend's previous statement
     cursor_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
     cursor_part: int = -1
@@ -88,6 +89,10 @@ class Session:
 
     def apply(self, record: AuditRecord, part: ParsedStatement | None) -> None:
         """Take what one record of a completed statement changed in the session."""
+        if record.object_name and record.audit_class in ("READ", "WRITE"):
+            # pgaudit.log_relation is on: a READ or WRITE record without a relation touched none. Until a change
+            # of pgaudit.* (reported as tampering) says otherwise.
+            self.relations_logged = True
         if record.audit_class == "DDL" and record.object_name:
             schema, _, name = record.object_name.rpartition(".")
             if schema.startswith(SESSION_SCHEMA_PREFIXES) and record.command.startswith(("CREATE", "SELECT INTO")):
@@ -105,6 +110,8 @@ class Session:
             self._rekey()
         for change in part.session:
             self._change(change)
+        if part.tamper is not None:
+            self.relations_logged = False  # what pgAudit logs may have changed: infer it again
 
     @staticmethod
     def _single(record: AuditRecord) -> bool:

@@ -63,6 +63,7 @@ _TAGS = {
     "CreateFunctionStmt": "CREATE FUNCTION",
     "CreateExtensionStmt": "CREATE EXTENSION",
     "AlterTableStmt": "ALTER TABLE",
+    "AlterFunctionStmt": "ALTER FUNCTION",
     **_DML_NODES,
 }
 _TRANSACTION_TAGS = {
@@ -336,18 +337,20 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
         return ParsedStatement(tag, text, access, None if access else "no-relation", inner_tag=inner_tag)
     if kind == "ExplainStmt":
         inner = _statement(body["query"], text)
+        # the executor's record carries the command that runs: a CREATE ... AS's is its query's
+        inner_tag = inner.inner_tag if inner.tag in ("CREATE TABLE AS", "CREATE MATERIALIZED VIEW") else inner.tag
         if _explain_analyzes(body):
-            return ParsedStatement(tag, text, inner.access, inner.rule, inner.deferred, inner.tag)
-        return ParsedStatement(tag, text, None, "explain-only", inner_tag=inner.tag)
+            return ParsedStatement(tag, text, inner.access, inner.rule, inner.deferred, inner_tag)
+        return ParsedStatement(tag, text, None, "explain-only", inner_tag=inner_tag)
     if kind == "PrepareStmt":
         inner = _statement(body["query"], text)
         return ParsedStatement(tag, text, None, "prepare", deferred=inner.access, inner_tag=inner.tag)
     if kind == "CreateTableAsStmt":
         # CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW read the rows of their query, unless WITH NO DATA
         tag = "CREATE MATERIALIZED VIEW" if body.get("objtype") == "OBJECT_MATVIEW" else "CREATE TABLE AS"
-        if body.get("into", {}).get("skipData"):
-            return ParsedStatement(tag, text, None, "no-data")
         inner = _statement(body["query"], text)
+        if body.get("into", {}).get("skipData"):
+            return ParsedStatement(tag, text, None, "no-data", inner_tag=inner.tag)
         return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
     if kind == "DeclareCursorStmt":
         inner = _statement(body["query"], text)
@@ -384,6 +387,17 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
         return ParsedStatement("ALTER EVENT TRIGGER", text, None, "not-dml", tamper=tamper)
     if kind == "DropStmt":
         return _drop(body, text)
+    if kind in ("CreateFunctionStmt", "AlterFunctionStmt"):
+        # `CREATE FUNCTION ... SET pgaudit.log = 'none'`: every call then runs unaudited
+        where = "CREATE FUNCTION" if kind == "CreateFunctionStmt" else "ALTER FUNCTION"
+        tamper = next(
+            (t for option in body.get("options", body.get("actions", ()))
+             if (elem := option.get("DefElem", {})).get("defname") == "set"
+             and (t := _tamper_setting(elem.get("arg", {}).get("VariableSetStmt", {}), where)) is not None),
+            None,
+        )  # fmt: skip
+        return ParsedStatement(tag if kind == "CreateFunctionStmt" else "ALTER FUNCTION", text, None, "not-dml",
+                               tamper=tamper)  # fmt: skip
     if kind == "DiscardStmt":
         target = body.get("target")
         changes = []

@@ -165,7 +165,7 @@ class Judge:
                                        verdict.evidence), changes)  # fmt: skip
             return verdict
         decided, changes = known
-        if changes is not None or record.audit_class == "DDL":
+        if changes is not None or record.object_name:  # (a temporary table made, relations logged)
             session.apply(record, changes)
         session.last_text = statement
         session.cursor_text, session.cursor_part = statement, 0
@@ -207,6 +207,9 @@ class Judge:
                 chosen.append(top_part)
                 continue
             analyzed = self.analyzer.analyze(text)
+            if analyzed is None and record.command == "SELECT":
+                # a PL/pgSQL expression (`format(...)`, `x > (SELECT ...)`): the server ran it as `SELECT <expr>`
+                analyzed = self.analyzer.analyze("SELECT " + text)
             part: ParsedStatement | None = None
             if analyzed:
                 if top_text is None:
@@ -243,16 +246,18 @@ class Judge:
                     reading.rules.append(part.rule)  # what explains it (a LOCK, a PREPARE)
                 continue
             if record.object_type and record.object_name:  # the server's own resolution
+                if record.audit_class not in DATA_CLASSES and record.object_type in _VIEW_TYPES:
+                    continue  # pgAudit's `???` beside the READ records of a view's or a refresh's tables
                 command = part.access.command if part is not None and trusted and part.access else record.command
                 self._add(reading, _object_relation(record), command, OBJECTS, session, objects=True)
                 continue
             if record.statement_logged and record.statement in texts_with_objects:
                 continue  # another record of the same text lists what it touched
             access, rule = self._text_access(record, part, trusted)
-            if access is None and rule == "no-relation" and self._inlined(records, part):
-                rule = "inlined-function"
             if access is None:
-                if rule == "function-body" and self._builtin_body(records, index, session):
+                if rule == "function-body" and session.relations_logged:
+                    reading.rules.append("no-relation")  # log_relation is on: pgAudit would have named any
+                elif rule == "function-body" and self._builtin_body(records, index, session):
                     reading.rules.append("builtin-function-body")
                 elif rule in _FAIL_CLOSED_RULES:
                     reading.unresolved = reading.unresolved or rule
@@ -316,14 +321,6 @@ class Judge:
             return False
         return all(part is not None and (part.text == explain.text or part.tag == "PREPARE") for part in parts)
 
-    @staticmethod
-    def _inlined(records: Sequence[AuditRecord], part: ParsedStatement | None) -> bool:
-        """Whether a statement called a function of its own (not PostgreSQL's) that left no record: the planner
-        inlined a SQL function, whose reads the text does not show (pgAudit logs FUNCTION EXECUTE otherwise)."""
-        if part is None or len(records) > 1:
-            return False
-        return any(not _builtin(name) for name in part.functions)
-
     def _builtin_body(self, records: Sequence[AuditRecord], index: int, session: Session) -> bool:
         """Whether a data record without text is the body of one of PostgreSQL's own SQL functions, which the
         planner runs for any caller (`lpad`, `log`, `xpath`...): the nearest text before it (in its statement, or
@@ -360,10 +357,9 @@ class Judge:
 
 
 _DEFAULT_SESSION = Session()
+_VIEW_TYPES = frozenset({"VIEW", "MATERIALIZED VIEW"})
 # A data record whose reading says this is reported (fail closed); other rules explain a statement with no rows.
-_FAIL_CLOSED_RULES = frozenset(
-    {"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch", "inlined-function"}
-)
+_FAIL_CLOSED_RULES = frozenset({"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch"})
 
 
 class _Unmatched(ParsedStatement):
