@@ -38,6 +38,7 @@ from pgserver import postgres_available  # noqa: E402
 from regresskit import (  # noqa: E402
     SETUP_FILE,
     RegressSource,
+    build_regress_lib,
     compare,
     format_known,
     known_entries,
@@ -62,7 +63,9 @@ def fetch_sources(into: Path) -> RegressSource:
     else:
         raise SystemExit(f"apt-get source postgresql-15 failed (is there a deb-src line?):\n{proc.stderr[-2000:]}")
     tarball = next(into.glob("postgresql-15_*.orig.tar.*"))
-    subprocess.run(["tar", "-xf", str(tarball), "-C", str(into), "--wildcards", "*/src/test/regress/*"], check=True)
+    subprocess.run(
+        ["tar", "-xf", str(tarball), "-C", str(into), "--wildcards", "*/src/test/regress/*", "*/COPYRIGHT"], check=True
+    )
     return RegressSource.find(next(into.glob("postgresql-15*/src/test/regress")))
 
 
@@ -111,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the disagreements as the test's KNOWN list (Python), to paste after review",
     )
+    parser.add_argument(
+        "--regress-lib",
+        default="auto",
+        metavar="auto|none|PATH",
+        help="the regress C library a few files need: `auto` builds it from the sources' regress.c when gcc and "
+        "postgresql-server-dev-15 are installed, `none` skips those files, or a regress.so built for this server",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
 
@@ -141,8 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quiet:
                 print(line, file=sys.stderr, flush=True)
 
+        regress_lib: Path | None = None
+        if args.regress_lib == "auto":
+            regress_lib, how = build_regress_lib(source, Path(tmp))
+            progress(f"regress.so: {how}")
+        elif args.regress_lib != "none":
+            regress_lib = Path(args.regress_lib)
         out = args.keep_log or Path(tmp) / "log"
-        suite = run_suite(source, files, out, timeout=args.timeout, progress=progress)
+        suite = run_suite(source, files, out, timeout=args.timeout, progress=progress, regress_lib=regress_lib)
         report = compare(suite)
     print(report.summary())
     for name, reason in sorted(report.skipped.items()):

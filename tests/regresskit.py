@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import os
 import re
 import shutil
@@ -44,7 +45,7 @@ from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.entries.reader import read_file
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, parse_record
-from pgserver import AURORA_PREFIX, PgServer
+from pgserver import AURORA_PREFIX, PG_BINDIR, PgServer
 
 SETUP_FILE = "test_setup"
 REL, NOREL = "rel", "norel"
@@ -152,7 +153,9 @@ def _psql(
 ) -> tuple[int | None, bool]:
     """psql -X with the regression suite's environment; (exit code, timed out). No ON_ERROR_STOP: the suite
     expects errors and goes on after them."""
-    cmd = ["psql", "-X", "-q", "-h", server.host, "-p", str(server.port), "-U", user, "-d", dbname, *args]
+    # The server's own psql, not Debian's wrapper script: its start-up is a Perl interpreter's, run ~1,000 times.
+    cmd = [str(PG_BINDIR / "psql"), "-X", "-q", "-h", server.host, "-p", str(server.port), "-U", user, "-d", dbname,
+           *args]  # fmt: skip
     try:
         proc = subprocess.run(
             cmd,
@@ -176,19 +179,20 @@ def run_suite(
     *,
     timeout: float = 300.0,
     progress: Callable[[str], None] = lambda _: None,
-    have_regress_lib: bool = False,
+    regress_lib: Path | None = None,
 ) -> SuiteRun:
     """Run `files` (names without .sql) as both roles on a throwaway server; copy its stderr log into `out_dir`.
 
     test_setup.sql runs once, unaudited, into a template database; each (file, role) gets a copy of it, so every
     file starts from the state the suite gives it after test_setup. test_setup itself, when chosen, runs as the
-    roles into a copy of an empty template, so its own DML is judged too.
+    roles into a copy of an empty template, so its own DML is judged too. `regress_lib` is a regress.so built
+    for this server (build_regress_lib); without it, the files that need it are skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
     runnable = []
     for name in files:
-        reason = source.missing(name, have_regress_lib=have_regress_lib)
+        reason = source.missing(name, have_regress_lib=regress_lib is not None)
         if reason:
             skipped[name] = reason
         else:
@@ -203,22 +207,35 @@ def run_suite(
             shutil.copytree(source.root / "data", srcdir / "data")
         (builddir / "results").mkdir(parents=True)
         (builddir / "testtablespace").mkdir()
+        libdir = server.root / "libdir"
+        libdir.mkdir()
+        if regress_lib is not None:
+            shutil.copy(regress_lib, libdir / "regress.so")
         if os.geteuid() == 0:
-            for path in [srcdir, builddir, *srcdir.rglob("*"), *builddir.rglob("*")]:
+            for path in [srcdir, builddir, libdir, *srcdir.rglob("*"), *builddir.rglob("*"), *libdir.rglob("*")]:
                 shutil.chown(path, "postgres", "postgres")
         env = {
             **os.environ,
             "PG_ABS_SRCDIR": str(srcdir),
             "PG_ABS_BUILDDIR": str(builddir),
-            "PG_LIBDIR": str(server.root / "no-regress-lib"),
+            "PG_LIBDIR": str(libdir),
             "PG_DLSUFFIX": ".so",
             "PGTZ": "PST8PDT",
             "PGDATESTYLE": "Postgres, MDY",
             "PGCONNECT_TIMEOUT": "10",
         }
+
+        def admin(statement: str) -> None:
+            code, _ = _psql(server, "-v", "ON_ERROR_STOP=1", "-c", statement, user="postgres", dbname="postgres",
+                            env=env, timeout=timeout, cwd=builddir)  # fmt: skip
+            if code != 0:
+                raise RuntimeError(f"{statement!r} failed (psql exit {code})")
+
         for role in ROLES.values():
             server.sql(f"CREATE ROLE {role} LOGIN SUPERUSER")
             server.sql(f"ALTER ROLE {role} SET pgaudit.log = 'all'")
+        for role in ROLES.values():  # what the client sent, to tell the statement from what the planner ran
+            server.sql(f"ALTER ROLE {role} SET log_statement = 'all'")
         server.sql(f"ALTER ROLE {ROLES[REL]} SET pgaudit.log_relation = on")
         server.sql(f"ALTER ROLE {ROLES[NOREL]} SET pgaudit.log_relation = off")
         server.sql("CREATE DATABASE regress_empty")
@@ -239,7 +256,7 @@ def run_suite(
             template = "regress_empty" if name == SETUP_FILE else "regress_setup"
             for run, role in ROLES.items():
                 database = f"r{index:03d}_{run}"
-                server.sql(f"CREATE DATABASE {database} TEMPLATE {template} STRATEGY FILE_COPY")
+                admin(f"CREATE DATABASE {database} TEMPLATE {template} STRATEGY FILE_COPY")
                 t0 = time.monotonic()
                 code, timed_out = _psql(
                     server,
@@ -257,7 +274,7 @@ def run_suite(
                 )
                 # Some files leave connections open in the background (dblink-free, but \c and cursors): drop the
                 # database so its files do not accumulate; what the log says is all that matters from here on.
-                server.psql("-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", check=False)
+                admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         server.stop()
         logs = server.log_files(".log")
         log = out_dir / "postgresql.log"
@@ -265,6 +282,28 @@ def run_suite(
             for path in logs:
                 combined.write(path.read_bytes())
     return SuiteRun(log, runs, skipped, setup_seconds)
+
+
+def build_regress_lib(source: RegressSource, out_dir: Path) -> tuple[Path | None, str]:
+    """Compile the suite's regress.c against the installed server headers (postgresql-server-dev-15): the C
+    functions a few files need. (None, why) when it cannot be built here."""
+    code = source.root / "regress.c"
+    include = subprocess.run(["pg_config", "--includedir-server"], capture_output=True, text=True, check=False)
+    headers = Path(include.stdout.strip()) if include.returncode == 0 else Path("/usr/include/postgresql/15/server")
+    if not code.exists():
+        return None, f"no regress.c in {source.root}"
+    if not (headers / "postgres.h").exists() or shutil.which("gcc") is None:
+        return None, "needs gcc and the server headers (apt-get install postgresql-server-dev-15)"
+    out = out_dir / "regress.so"
+    proc = subprocess.run(
+        ["gcc", "-O2", "-fPIC", "-shared", f"-I{headers}", str(code), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return None, f"gcc failed: {proc.stderr.strip()[-500:]}"
+    return out, "built"
 
 
 # -- reading the log: statements and their records ---------------------------------------------------------------
@@ -276,10 +315,15 @@ class Statement:
     database: str
     user: str
     line: int
+    sent: str | None = None  # what the client sent (log_statement), when the log has it
     records: list[AuditRecord] = field(default_factory=list)
 
     @property
     def text(self) -> str:
+        """The statement the client sent: log_statement's copy. pgAudit's first record is not always it: a
+        function the planner runs (a partition's hash function) is logged first, with its own body as text."""
+        if self.sent is not None:
+            return self.sent
         for record in self.records:
             if record.substatement_id == 1:
                 return record.statement
@@ -315,6 +359,7 @@ def read_statements(log: Path) -> tuple[list[Statement], int]:
     """The audited statements of a stderr log (Aurora prefix), in log order, and the number of audit records."""
     prefix = compile_prefix(AURORA_PREFIX)
     connections: dict[int, int] = defaultdict(int)
+    sent: dict[int, str] = {}
     statements: dict[tuple[int, int, int], Statement] = {}
     records = 0
     for entry in read_file(str(log), prefix, needles=None):
@@ -323,6 +368,10 @@ def read_statements(log: Path) -> tuple[list[Statement], int]:
         message = entry.message
         if message.startswith("connection received"):
             connections[entry.pid] += 1
+            sent.pop(entry.pid, None)
+            continue
+        if entry.level == "LOG" and message.startswith(_STATEMENT_MARKER):
+            sent[entry.pid] = message[len(_STATEMENT_MARKER) :]
             continue
         if not is_audit_message(message):
             continue
@@ -334,9 +383,14 @@ def read_statements(log: Path) -> tuple[list[Statement], int]:
         key = (entry.pid, connections[entry.pid], record.statement_id)
         statement = statements.get(key)
         if statement is None:
-            statement = statements[key] = Statement(key, entry.database or "", entry.user or "", entry.line)
+            statement = statements[key] = Statement(
+                key, entry.database or "", entry.user or "", entry.line, sent.get(entry.pid)
+            )
         statement.records.append(record)
     return list(statements.values()), records
+
+
+_STATEMENT_MARKER = "statement: "
 
 
 def connection_lines(log: Path) -> dict[int, list[int]]:
@@ -383,6 +437,7 @@ class Oracle:
     blind: str | None  # why the oracle cannot confirm a detection here, if it cannot
 
 
+@functools.lru_cache(maxsize=4096)
 def is_plain_explain(text: str) -> bool:
     """EXPLAIN without ANALYZE: the executor is set up (pgAudit logs the relations it checks) but never run."""
     try:
@@ -407,9 +462,13 @@ def oracle(records: Iterable[AuditRecord]) -> Oracle:
     """What pgAudit's own records say about one statement (of the log_relation run)."""
     records = list(records)
     objects: list[str] = []
-    temp = False
+    temp = explained = False
+    has_explain = any(r.command == "EXPLAIN" for r in records)
     for record in records:
         if record.audit_class not in ("READ", "WRITE") or record.object_type not in DATA_OBJECT_TYPES:
+            continue
+        if has_explain and is_plain_explain(record.statement):
+            explained = True  # the relations of a plan that is shown, never run: checked, not read
             continue
         schema, _ = split_object_name(record.object_name)
         if is_temp_schema(schema):
@@ -418,11 +477,10 @@ def oracle(records: Iterable[AuditRecord]) -> Oracle:
             objects.append(record.object_name)
     blind = None
     commands = {r.command for r in records}
-    text = next((r.statement for r in records if r.substatement_id == 1), records[0].statement if records else "")
-    if "EXPLAIN" in commands and is_plain_explain(text):
-        blind = "explain"  # pgAudit names relations the plan would read; nothing was read
-    elif not objects:
-        if "TRUNCATE TABLE" in commands:
+    if not objects:
+        if explained:
+            blind = "explain"
+        elif "TRUNCATE TABLE" in commands:
             blind = "truncate"
         elif temp:
             blind = "temp-table"
@@ -437,7 +495,7 @@ MISS, FALSE_ALERT, CATEGORY = "miss", "false-alert", "category"
 
 def stable_id(text: str) -> str:
     """A statement's identity in the known list: its first 80 characters, whitespace runs made one space."""
-    return " ".join(text.split())[:80]
+    return " ".join(text.split())[:80].rstrip()
 
 
 @dataclass
@@ -453,6 +511,7 @@ class Disagreement:
     relations: tuple[str, ...]
     rule: str
     line: int
+    label: str = ""
 
     @property
     def ident(self) -> tuple[str, str, str, str]:
@@ -479,6 +538,7 @@ class Disagreement:
             },
             "log_line": self.line,
             "cause": self.cause,
+            "class": self.label,
         }
 
 
@@ -523,15 +583,19 @@ class Report:
                 "oracle blind spots (statements; not compared): "
                 + ", ".join(f"{k} {v}" for k, v in sorted(self.blind.items()))
             )
-        classes = Counter(d.cause for d in self.disagreements)
+        classes = Counter((d.kind, d.label or d.cause) for d in self.disagreements)
         if classes:
-            lines.append("disagreements by class (kind | pgAudit commands | our command/rule):")
-            for cause, n in classes.most_common():
-                runs = Counter(d.run for d in self.disagreements if d.cause == cause)
-                files = sorted({d.file for d in self.disagreements if d.cause == cause})
+            lines.append("disagreements by class (with one example: our command/rule, the oracle's objects):")
+            for (kind, label), n in classes.most_common():
+                members = [d for d in self.disagreements if (d.kind, d.label or d.cause) == (kind, label)]
+                runs = ", ".join(f"{r} {c}" for r, c in sorted(Counter(d.run for d in members).items()))
+                files = sorted({d.file for d in members})
+                example = members[0]
+                lines.append(f"  {n:5d}  {kind}: {label}")
+                lines.append(f"         [{runs}; files: {', '.join(files[:6])}{' ...' if len(files) > 6 else ''}]")
                 lines.append(
-                    f"  {n:5d}  {cause}   [{', '.join(f'{r} {c}' for r, c in sorted(runs.items()))}; "
-                    f"files: {', '.join(files[:6])}{' ...' if len(files) > 6 else ''}]"
+                    f"         e.g. {stable_id(example.statement)!r} -> ours {example.command}/{example.rule}, "
+                    f"oracle {list(example.oracle_objects)}"
                 )
         return "\n".join(lines)
 
@@ -636,11 +700,44 @@ def _judge(report: Report, file: str, run: str, statement: Statement, truth: Ora
         return
     kind = FALSE_ALERT if ours else (CATEGORY if category else MISS)
     commands = tuple(dict.fromkeys(f"{r.audit_class} {r.command}" for r in statement.records))
-    report.disagreements.append(
-        Disagreement(
-            file, run, kind, statement.text, commands, truth.objects, category, command, relations, rule, statement.line
-        )
+    d = Disagreement(
+        file, run, kind, statement.text, commands, truth.objects, category, command, relations, rule, statement.line
     )
+    d.label = classify(d, statement)
+    report.disagreements.append(d)
+
+
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "START TRANSACTION", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def classify(d: Disagreement, statement: Statement) -> str:
+    """A readable class of cause, for the summary and the known list: a guess from the statement's shape and
+    records, to be reviewed by whoever pastes the list. Falls back to the mechanical `cause`."""
+    head = " ".join(d.statement.split()[:3]).upper()
+    record_commands = {r.command for r in statement.records}
+    if d.kind == MISS:
+        if head.startswith("REFRESH MATERIALIZED"):
+            return "REFRESH MATERIALIZED VIEW reads its query's tables (pgAudit READ records): judged not DML"
+        if head.startswith("EXPLAIN") or d.rule == "explain-only":
+            return "EXPLAIN ANALYZE runs the statement: judged explain-only"
+        if "CALL" in record_commands:
+            return "CALL: the procedure's own DML (a WRITE substatement) is not counted"
+        if d.rule == "no-relation":
+            return "a function (SQL, inlined or not) reads tables its caller's text does not name: judged no-relation"
+        return f"miss: {d.cause}"
+    if any(not r.statement.strip() for r in statement.records):
+        return "pgAudit record with an empty statement text (planner inlining a built-in SQL function): fails closed"
+    if record_commands and record_commands <= _TRANSACTION_CONTROL:
+        return "transaction-control part of a multi-statement string judged as the string's DML"
+    if record_commands & {"CREATE TABLE AS", "CREATE MATERIALIZED VIEW", "SELECT INTO"}:
+        return "CREATE TABLE AS / MATERIALIZED VIEW that reads no application row (WITH NO DATA, or only catalogs)"
+    if d.run == NOREL and d.rule == "application-relation" and not d.oracle_objects:
+        return "log_relation off: a relation named in the text is a sequence or a user table in pg_catalog"
+    if d.rule == "unreadable-statement":
+        return "fails closed on a text it cannot attribute (DO block, function body, dynamic SQL)"
+    if record_commands & {"CREATE TABLE", "DROP TABLE"} or "TRUNCATE" in d.command:
+        return "DDL part of a multi-statement string judged as the string's DML"
+    return f"false alert: {d.cause}"
 
 
 # -- the known list ----------------------------------------------------------------------------------------------
@@ -663,7 +760,7 @@ def known_entries(report: Report) -> list[Known]:
     """The report's disagreements as known-list entries (deduplicated), the reason pre-filled with their class."""
     seen: dict[tuple[str, str, str, str], Known] = {}
     for d in report.disagreements:
-        seen.setdefault(d.ident, Known(*d.ident, reason=d.cause))
+        seen.setdefault(d.ident, Known(*d.ident, reason=d.label or d.cause))
     return list(seen.values())
 
 
