@@ -15,11 +15,18 @@ system schemas. The log_relation-off run is judged against the oracle of the sam
 
 A MISS is oracle-yes / detector-no; a FALSE ALERT oracle-no / detector-yes. Detections the oracle cannot confirm
 because it is blind there (TRUNCATE, temporary tables, COPY without an object, plain EXPLAIN) are counted apart.
-Files that need the regress C library (regress.so, not in the Debian packages) are skipped and listed.
+Files that need the regress C library (regress.so, not in the Debian packages) get one compiled from the sources'
+regress.c when gcc and postgresql-server-dev-15 are there (--regress-lib), else they are skipped and listed.
+
+Output: a summary on stdout (files run and skipped, statements of each run, audit records, the scan's cost per
+record, misses and false alerts by class with an example each, the oracle's blind spots), and a JSON report
+(--json) with every disagreement: file, run, statement (300 characters), pgAudit's commands, the oracle's
+objects, the detector's category, command, relations and rule, the log line.
 
 Needs the PostgreSQL 15 and pgAudit Debian packages; run as root (the server runs as the `postgres` OS user).
-Fetching the sources needs a deb-src line for Debian's archive (see --help of --sql-dir). Exit status: 0 when
-every disagreement is in the test's known list (tests/test_regress_differential.py), 1 otherwise, 2 on bad usage.
+Fetching the sources needs a deb-src line for Debian's archive (see the end of --help). Exit status: 0 when
+every disagreement is in the test's known list (tests/test_regress_differential.py), 1 otherwise (always, on
+files outside the test's subset), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -72,7 +79,8 @@ def fetch_sources(into: Path) -> RegressSource:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="regress_diff.py",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Without --sql-dir or --vendored, the sources are fetched with `apt-get source postgresql-15` into "
         "a temporary directory (add a `Types: deb-src` copy of /etc/apt/sources.list.d/debian.sources and run "
         "`apt-get update` first).",
