@@ -45,6 +45,8 @@ from pgserver import postgres_available  # noqa: E402
 from regresskit import (  # noqa: E402
     SETUP_FILE,
     RegressSource,
+    Report,
+    SuiteRun,
     build_regress_lib,
     compare,
     format_known,
@@ -93,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL's src/test/regress (or its sql/ directory, or a source tree's root)",
     )
     where.add_argument(
+        "--reuse-log",
+        type=Path,
+        metavar="DIR",
+        help="judge again a log that an earlier run kept with --keep-log (after a detector change): no suite run",
+    )
+    where.add_argument(
         "--vendored", action="store_true", help=f"the subset vendored for the test, {VENDORED.relative_to(ROOT)}"
     )
     parser.add_argument(
@@ -135,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     if not postgres_available():
         parser.error("PostgreSQL 15 binaries not found (install postgresql-15 and postgresql-15-pgaudit)")
     with tempfile.TemporaryDirectory(prefix="regress-diff-") as tmp:
+        if args.reuse_log:
+            report = compare(SuiteRun.load(args.reuse_log))
+            return finish(args, report)
         if args.vendored:
             source = RegressSource.find(VENDORED)
         elif args.sql_dir:
@@ -168,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         out = args.keep_log or Path(tmp) / "log"
         suite = run_suite(source, files, out, timeout=args.timeout, progress=progress, regress_lib=regress_lib)
         report = compare(suite)
+    return finish(args, report)
+
+
+def finish(args: argparse.Namespace, report: Report) -> int:
+    """Print the summary (and the known list), write the JSON report; the exit status."""
     print(report.summary())
     for name, reason in sorted(report.skipped.items()):
         print(f"skipped {name}: {reason}")

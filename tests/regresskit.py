@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import json
 import os
 import re
 import shutil
@@ -138,6 +139,29 @@ class SuiteRun:
         """database -> (file, run)."""
         return {r.database: (r.file, r.run) for r in self.runs}
 
+    def save(self) -> Path:
+        """Write `runs.json` beside the log: with it, the log can be judged again (after a detector change)
+        without running the suite again."""
+        path = self.log.parent / RUNS_FILE
+        data = {
+            "log": self.log.name,
+            "runs": [vars(r) for r in self.runs],
+            "skipped": self.skipped,
+            "setup_seconds": self.setup_seconds,
+        }
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> SuiteRun:
+        """The SuiteRun that `save` wrote into `directory`."""
+        data = json.loads((directory / RUNS_FILE).read_text())
+        runs = [FileRun(**r) for r in data["runs"]]
+        return cls(directory / data["log"], runs, data["skipped"], data["setup_seconds"])
+
+
+RUNS_FILE = "runs.json"
+
 
 def _server_settings() -> dict[str, str]:
     return {
@@ -154,8 +178,20 @@ def _psql(
     """psql -X with the regression suite's environment; (exit code, timed out). No ON_ERROR_STOP: the suite
     expects errors and goes on after them."""
     # The server's own psql, not Debian's wrapper script: its start-up is a Perl interpreter's, run ~1,000 times.
-    cmd = [str(PG_BINDIR / "psql"), "-X", "-q", "-h", server.host, "-p", str(server.port), "-U", user, "-d", dbname,
-           *args]  # fmt: skip
+    cmd = [
+        str(PG_BINDIR / "psql"),
+        "-X",
+        "-q",
+        "-h",
+        server.host,
+        "-p",
+        str(server.port),
+        "-U",
+        user,
+        "-d",
+        dbname,
+        *args,
+    ]
     try:
         proc = subprocess.run(
             cmd,
@@ -226,8 +262,18 @@ def run_suite(
         }
 
         def admin(statement: str) -> None:
-            code, _ = _psql(server, "-v", "ON_ERROR_STOP=1", "-c", statement, user="postgres", dbname="postgres",
-                            env=env, timeout=timeout, cwd=builddir)  # fmt: skip
+            code, _ = _psql(
+                server,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                statement,
+                user="postgres",
+                dbname="postgres",
+                env=env,
+                timeout=timeout,
+                cwd=builddir,
+            )
             if code != 0:
                 raise RuntimeError(f"{statement!r} failed (psql exit {code})")
 
@@ -281,7 +327,9 @@ def run_suite(
         with open(log, "wb") as combined:
             for path in logs:
                 combined.write(path.read_bytes())
-    return SuiteRun(log, runs, skipped, setup_seconds)
+    suite = SuiteRun(log, runs, skipped, setup_seconds)
+    suite.save()
+    return suite
 
 
 def build_regress_lib(source: RegressSource, out_dir: Path) -> tuple[Path | None, str]:
@@ -655,15 +703,7 @@ def compare(suite: SuiteRun, *, statements: list[Statement] | None = None, recor
         rel_oracles = [oracle(s.records) for s in rel]
         for statement, truth in zip(rel, rel_oracles, strict=True):
             _judge(report, file, REL, statement, truth, found)
-        # The off run: same SQL, same order. Align by statement text (errors may shift ids when, say, a role
-        # that the first run created already exists); what cannot be aligned is counted, not guessed.
-        matcher = difflib.SequenceMatcher(
-            None, [_shape(s.text) for s in rel], [_shape(s.text) for s in norel], autojunk=False
-        )
-        aligned: dict[int, int] = {}
-        for block in matcher.get_matching_blocks():
-            for k in range(block.size):
-                aligned[block.b + k] = block.a + k
+        aligned = align(rel, norel)
         for j, statement in enumerate(norel):
             if j not in aligned:
                 report.unaligned += 1
@@ -672,6 +712,32 @@ def compare(suite: SuiteRun, *, statements: list[Statement] | None = None, recor
             report.id_mismatch += partner.key[2] != statement.key[2]
             _judge(report, file, NOREL, statement, rel_oracles[aligned[j]], found)
     return report
+
+
+def align(rel: list[Statement], norel: list[Statement]) -> dict[int, int]:
+    """Index in `norel` -> index in `rel` of the same statement. Same SQL, same order: aligned by text (errors may
+    shift ids when, say, a role that the first run created already exists). A stretch that differs only in values
+    interpolated from the database (an OID, a large object's id, the database's name, set with psql's \\gset) is
+    aligned position by position when both sides are as long and run the same pgAudit commands. What cannot be
+    aligned is left out, and counted, not guessed."""
+    matcher = difflib.SequenceMatcher(None, [_shape(s.text) for s in rel], [_shape(s.text) for s in norel],
+                                      autojunk=False)  # fmt: skip
+    aligned: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (
+            tag == "replace"
+            and i2 - i1 == j2 - j1
+            and all(_commands(rel[i1 + k]) == _commands(norel[j1 + k]) for k in range(i2 - i1))
+        ):
+            for k in range(i2 - i1):
+                aligned[j1 + k] = i1 + k
+    return aligned
+
+
+def _commands(statement: Statement) -> tuple[tuple[str, str], ...]:
+    return tuple((r.audit_class, r.command) for r in statement.records if r.audit_class not in ("READ", "WRITE")) + (
+        tuple(sorted({(r.audit_class, r.command) for r in statement.records if r.audit_class in ("READ", "WRITE")}))
+    )
 
 
 def _shape(text: str) -> str:
@@ -715,6 +781,7 @@ def classify(d: Disagreement, statement: Statement) -> str:
     records, to be reviewed by whoever pastes the list. Falls back to the mechanical `cause`."""
     head = " ".join(d.statement.split()[:3]).upper()
     record_commands = {r.command for r in statement.records}
+    parts = _statement_count(d.statement)
     if d.kind == MISS:
         if head.startswith("REFRESH MATERIALIZED"):
             return "REFRESH MATERIALIZED VIEW reads its query's tables (pgAudit READ records): judged not DML"
@@ -722,22 +789,35 @@ def classify(d: Disagreement, statement: Statement) -> str:
             return "EXPLAIN ANALYZE runs the statement: judged explain-only"
         if "CALL" in record_commands:
             return "CALL: the procedure's own DML (a WRITE substatement) is not counted"
+        if parts > 1:
+            return "a part of a multi-statement string (with \\; in psql) judged as another part"
+        if any(r.audit_class == "MISC" and r.command == "EXECUTE" for r in statement.records):
+            return "EXECUTE of a prepared call of a function that reads tables: judged no-relation"
         if d.rule == "no-relation":
             return "a function (SQL, inlined or not) reads tables its caller's text does not name: judged no-relation"
         return f"miss: {d.cause}"
     if any(not r.statement.strip() for r in statement.records):
         return "pgAudit record with an empty statement text (planner inlining a built-in SQL function): fails closed"
-    if record_commands and record_commands <= _TRANSACTION_CONTROL:
-        return "transaction-control part of a multi-statement string judged as the string's DML"
+    if parts > 1:
+        return "a part of a multi-statement string (with \\; in psql) judged as another part's DML"
     if record_commands & {"CREATE TABLE AS", "CREATE MATERIALIZED VIEW", "SELECT INTO"}:
         return "CREATE TABLE AS / MATERIALIZED VIEW that reads no application row (WITH NO DATA, or only catalogs)"
     if d.run == NOREL and d.rule == "application-relation" and not d.oracle_objects:
-        return "log_relation off: a relation named in the text is a sequence or a user table in pg_catalog"
+        return "log_relation off: the relation the text names is a sequence, or a user table in pg_catalog"
+    if d.rule == "unreadable-statement" and parts < 0:
+        return "a text PostgreSQL's parser rejects as written (backslash escapes, standard_conforming_strings off)"
     if d.rule == "unreadable-statement":
-        return "fails closed on a text it cannot attribute (DO block, function body, dynamic SQL)"
-    if record_commands & {"CREATE TABLE", "DROP TABLE"} or "TRUNCATE" in d.command:
-        return "DDL part of a multi-statement string judged as the string's DML"
+        return "fails closed on a statement whose inner records it cannot attribute (DO, function body, dynamic SQL)"
     return f"false alert: {d.cause}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _statement_count(text: str) -> int:
+    """How many statements the text holds; -1 when pglast rejects it."""
+    try:
+        return len(pglast.parse_sql(text))
+    except Exception:
+        return -1
 
 
 # -- the known list ----------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import _require_postgres
+from pgaudit_monitor.records.pgaudit import AuditRecord
 from regresskit import (
     CATEGORY,
     FALSE_ALERT,
@@ -29,15 +30,19 @@ from regresskit import (
     RegressSource,
     Report,
     compare,
+    is_plain_explain,
+    oracle,
     run_suite,
+    split_object_name,
     stable_id,
 )
 
 VENDORED = Path(__file__).parent / "data" / "regress"
 
-# DML in every shape the grammar has (INSERT ... ON CONFLICT aside: its file is long and adds no new shape), through
-# views, rules, CTEs, functions, procedures, cursors, prepared statements, COPY, transaction-control strings and
-# temporary tables; explain for the oracle's EXPLAIN rule. test_setup's own DML is judged too.
+# DML in most shapes the grammar has (INSERT ... ON CONFLICT, rules and updatable views aside: long files, run by
+# the script on the whole suite), through views, CTEs, MERGE, functions, procedures, cursors, prepared statements,
+# COPY, materialized views, transaction-control strings and temporary tables; explain for the oracle's EXPLAIN
+# rule. test_setup's own DML is judged too.
 SUBSET: tuple[str, ...] = (
     "test_setup",
     "insert",
@@ -338,126 +343,126 @@ KNOWN: list[Known] = [
         run="rel",
         kind="false-alert",
         statement="begin; insert into i_table values(3); commit;",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="begin; insert into i_table values(4); rollback;",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="select 1; begin; insert into i_table values(5);",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="select 1; begin; insert into i_table values(6);",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="insert into i_table values(7); commit; insert into i_table values(8); select 1/0",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="insert into i_table values(9); rollback; select 2;",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="INSERT INTO trans_abc VALUES (7); COMMIT; INSERT INTO trans_abc VALUES (8); COMM",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="INSERT INTO trans_abc VALUES (9); ROLLBACK; INSERT INTO trans_abc VALUES (10); R",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="rel",
         kind="false-alert",
         statement="START TRANSACTION ISOLATION LEVEL REPEATABLE READ; INSERT INTO trans_abc VALUES",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="begin; insert into i_table values(3); commit;",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="begin; insert into i_table values(4); rollback;",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="select 1; begin; insert into i_table values(5);",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="select 1; begin; insert into i_table values(6);",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="insert into i_table values(7); commit; insert into i_table values(8); select 1/0",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="insert into i_table values(9); rollback; select 2;",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="INSERT INTO trans_abc VALUES (7); COMMIT; INSERT INTO trans_abc VALUES (8); COMM",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="INSERT INTO trans_abc VALUES (9); ROLLBACK; INSERT INTO trans_abc VALUES (10); R",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="transactions",
         run="norel",
         kind="false-alert",
         statement="START TRANSACTION ISOLATION LEVEL REPEATABLE READ; INSERT INTO trans_abc VALUES",
-        reason="transaction-control part of a multi-statement string judged as the string's DML",
+        reason="a part of a multi-statement string (with \\; in psql) judged as another part's DML",
     ),
     Known(
         file="temp",
@@ -471,7 +476,7 @@ KNOWN: list[Known] = [
         run="rel",
         kind="false-alert",
         statement="do $$ begin execute format($cmd$ CREATE TEMP TABLE temptest (col text CHECK (col",
-        reason="fails closed on a text it cannot attribute (DO block, function body, dynamic SQL)",
+        reason="fails closed on a statement whose inner records it cannot attribute (DO, function body, dynamic SQL)",
     ),
     Known(
         file="temp",
@@ -485,21 +490,21 @@ KNOWN: list[Known] = [
         run="norel",
         kind="false-alert",
         statement="do $$ begin execute format($cmd$ CREATE TEMP TABLE temptest (col text CHECK (col",
-        reason="fails closed on a text it cannot attribute (DO block, function body, dynamic SQL)",
+        reason="fails closed on a statement whose inner records it cannot attribute (DO, function body, dynamic SQL)",
     ),
     Known(
         file="sequence",
         run="norel",
         kind="false-alert",
         statement="SELECT * FROM foo_seq_new;",
-        reason="log_relation off: a relation named in the text is a sequence or a user table in pg_catalog",
+        reason="log_relation off: the relation the text names is a sequence, or a user table in pg_catalog",
     ),
     Known(
         file="sequence",
         run="norel",
         kind="false-alert",
         statement="SELECT last_value, log_cnt IN (31, 32) AS log_cnt_ok, is_called FROM foo_seq_new",
-        reason="log_relation off: a relation named in the text is a sequence or a user table in pg_catalog",
+        reason="log_relation off: the relation the text names is a sequence, or a user table in pg_catalog",
     ),
     Known(
         file="create_function_sql",
@@ -630,3 +635,44 @@ def test_vendored_subset_is_complete() -> None:
     for name in SUBSET:
         assert source.missing(name) is None, name
     assert (VENDORED / "COPYRIGHT").exists()
+
+
+# -- the oracle itself, without a server ---------------------------------------------------------------------------
+def _rec(
+    cls: str, command: str, object_type: str = "", name: str = "", text: str = "SELECT 1", sub: int = 1
+) -> AuditRecord:
+    return AuditRecord("SESSION", 1, sub, cls, command, object_type, name, text, "<not logged>")
+
+
+def test_object_names_split_on_the_unquoted_dot() -> None:
+    assert split_object_name("public.accounts") == ("public", "accounts")
+    assert split_object_name('"my.schema"."Odd""name"') == ("my.schema", 'Odd"name')
+    assert split_object_name("pg_temp_3.t") == ("pg_temp_3", "t")
+
+
+def test_plain_explain_is_told_from_explain_analyze() -> None:
+    assert is_plain_explain("EXPLAIN (COSTS OFF) DELETE FROM t")
+    assert is_plain_explain("explain (analyze false) select 1")
+    assert not is_plain_explain("EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM t")
+    assert not is_plain_explain("explain analyze select * from t")
+    assert not is_plain_explain("SELECT 1")
+
+
+def test_oracle_counts_application_relations_only() -> None:
+    app = oracle([_rec("READ", "SELECT", "TABLE", "public.t"), _rec("READ", "SELECT", "TABLE", "pg_catalog.pg_class")])
+    assert (app.touched, app.objects, app.blind) == (True, ("public.t",), None)
+    catalog = oracle([_rec("READ", "SELECT", "VIEW", "information_schema.tables")])
+    assert not catalog.touched
+    sequence = oracle([_rec("READ", "SELECT", "SEQUENCE", "public.s")])
+    assert not sequence.touched
+
+
+def test_oracle_names_its_blind_spots() -> None:
+    assert oracle([_rec("WRITE", "TRUNCATE TABLE", text="TRUNCATE t")]).blind == "truncate"
+    assert oracle([_rec("WRITE", "INSERT", "TABLE", "pg_temp_4.t")]).blind == "temp-table"
+    explained = oracle([_rec("WRITE", "DELETE", "TABLE", "public.t", "EXPLAIN DELETE FROM t"),
+                        _rec("MISC", "EXPLAIN", text="EXPLAIN DELETE FROM t", sub=2)])  # fmt: skip
+    assert (explained.touched, explained.blind) == (False, "explain")
+    analyzed = oracle([_rec("WRITE", "DELETE", "TABLE", "public.t", "EXPLAIN ANALYZE DELETE FROM t"),
+                       _rec("MISC", "EXPLAIN", text="EXPLAIN ANALYZE DELETE FROM t", sub=2)])  # fmt: skip
+    assert (analyzed.touched, analyzed.blind) == (True, None)
