@@ -65,6 +65,7 @@ _NEEDS_REGRESS_LIB = re.compile(r"regresslib|:libdir|:dlsuffix|\bbinary_coercibl
 # Server-side files a regression file reads or writes through these psql variables (test_setup's data).
 _NEEDS_SRCDIR = re.compile(r":abs_srcdir|:abs_builddir")
 
+BLIND_EXAMPLES = 20
 BLIND_CLASSES = ("truncate", "temp-table", "copy-no-object", "explain")
 """Oracle blind spots: a detection the oracle cannot confirm there is counted, but not as a false alert."""
 
@@ -506,16 +507,22 @@ def is_plain_explain(text: str) -> bool:
     return True
 
 
-def oracle(records: Iterable[AuditRecord]) -> Oracle:
-    """What pgAudit's own records say about one statement (of the log_relation run)."""
+def oracle(records: Iterable[AuditRecord], sent: str | None = None) -> Oracle:
+    """What pgAudit's own records say about one statement (of the log_relation run); `sent` is the text the client
+    sent, when known.
+
+    A plain EXPLAIN (the client's, or one a function runs) sets up a plan without running it: pgAudit still logs
+    the relations the plan would touch, with the EXPLAIN's text, or with a PREPARE's text for `EXPLAIN EXECUTE`.
+    """
     records = list(records)
     objects: list[str] = []
     temp = explained = False
     has_explain = any(r.command == "EXPLAIN" for r in records)
+    only_explained = has_explain and sent is not None and is_plain_explain(sent)
     for record in records:
         if record.audit_class not in ("READ", "WRITE") or record.object_type not in DATA_OBJECT_TYPES:
             continue
-        if has_explain and is_plain_explain(record.statement):
+        if only_explained or (has_explain and is_plain_explain(record.statement)):
             explained = True  # the relations of a plan that is shown, never run: checked, not read
             continue
         schema, _ = split_object_name(record.object_name)
@@ -599,6 +606,7 @@ class Report:
     oracle_yes: dict[str, int] = field(default_factory=lambda: {REL: 0, NOREL: 0})
     detected: dict[str, int] = field(default_factory=lambda: {REL: 0, NOREL: 0})
     blind: Counter[str] = field(default_factory=Counter)
+    blind_examples: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # the first few of each
     unaligned: int = 0
     id_mismatch: int = 0  # aligned statements whose pgAudit statement ids differ between the runs
     no_outcome: int = 0
@@ -660,6 +668,7 @@ class Report:
             "id_mismatch": self.id_mismatch,
             "no_outcome": self.no_outcome,
             "blind": dict(self.blind),
+            "blind_examples": self.blind_examples,
             "scan_seconds": self.scan_seconds,
             "us_per_record": 1e6 * self.scan_seconds / self.audit_records if self.audit_records else None,
             "malformed": self.malformed,
@@ -700,7 +709,7 @@ def compare(suite: SuiteRun, *, statements: list[Statement] | None = None, recor
                 by_run[(file, run)].append(statement)
     for file in sorted({f for f, _ in by_run}, key=lambda f: [r.file for r in suite.runs].index(f)):
         rel, norel = by_run.get((file, REL), []), by_run.get((file, NOREL), [])
-        rel_oracles = [oracle(s.records) for s in rel]
+        rel_oracles = [oracle(s.records, s.sent) for s in rel]
         for statement, truth in zip(rel, rel_oracles, strict=True):
             _judge(report, file, REL, statement, truth, found)
         aligned = align(rel, norel)
@@ -759,7 +768,11 @@ def _judge(report: Report, file: str, run: str, statement: Statement, truth: Ora
     report.oracle_yes[run] += truth.touched
     report.detected[run] += ours
     if truth.blind:  # counted either way: how often the detector flags what the oracle cannot judge
-        report.blind[f"{truth.blind} ({'detected' if ours else 'not detected'})"] += 1
+        blind = f"{truth.blind} ({'detected' if ours else 'not detected'})"
+        report.blind[blind] += 1
+        examples = report.blind_examples.setdefault(blind, [])
+        if len(examples) < BLIND_EXAMPLES:
+            examples.append({"file": file, "run": run, "statement": statement.text[:300], "rule": rule})
         if truth.touched != ours:
             return
     if truth.touched == ours:
