@@ -178,20 +178,8 @@ def _psql(
     """psql -X with the regression suite's environment; (exit code, timed out). No ON_ERROR_STOP: the suite
     expects errors and goes on after them."""
     # The server's own psql, not Debian's wrapper script: its start-up is a Perl interpreter's, run ~1,000 times.
-    cmd = [
-        str(PG_BINDIR / "psql"),
-        "-X",
-        "-q",
-        "-h",
-        server.host,
-        "-p",
-        str(server.port),
-        "-U",
-        user,
-        "-d",
-        dbname,
-        *args,
-    ]
+    connection = ["-h", server.host, "-p", str(server.port), "-U", user, "-d", dbname]
+    cmd = [str(PG_BINDIR / "psql"), "-X", "-q", *connection, *args]
     try:
         proc = subprocess.run(
             cmd,
@@ -261,21 +249,15 @@ def run_suite(
             "PGCONNECT_TIMEOUT": "10",
         }
 
-        def admin(statement: str) -> None:
-            code, _ = _psql(
-                server,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                statement,
-                user="postgres",
-                dbname="postgres",
-                env=env,
-                timeout=timeout,
-                cwd=builddir,
-            )
+        def psql(*args: str, user: str, dbname: str, app: str = "") -> tuple[int | None, bool]:
+            app_env = {"PGAPPNAME": app} if app else {}
+            return _psql(server, *args, user=user, dbname=dbname, env={**env, **app_env}, timeout=timeout, cwd=builddir)
+
+        def admin(*args: str, dbname: str = "postgres") -> None:
+            """As the unaudited superuser; an error stops the run (the suite's own errors never do)."""
+            code, _ = psql("-v", "ON_ERROR_STOP=1", *args, user="postgres", dbname=dbname)
             if code != 0:
-                raise RuntimeError(f"{statement!r} failed (psql exit {code})")
+                raise RuntimeError(f"psql {' '.join(args)!r} failed (exit {code})")
 
         for role in ROLES.values():
             server.sql(f"CREATE ROLE {role} LOGIN SUPERUSER")
@@ -287,40 +269,27 @@ def run_suite(
         server.sql("CREATE DATABASE regress_empty")
         server.sql("CREATE EXTENSION pgaudit", dbname="regress_empty")
         server.sql("CREATE DATABASE regress_setup TEMPLATE regress_empty")
-        _psql(
-            server,
-            "-f",
-            str(source.sql(SETUP_FILE)),
-            user="postgres",
-            dbname="regress_setup",
-            env=env,
-            timeout=timeout,
-            cwd=builddir,
-        )
+        # No ON_ERROR_STOP: without regress.so its three C functions fail, and may. psql fails if it cannot read it.
+        code, _ = psql("-f", str(source.sql(SETUP_FILE)), user="postgres", dbname="regress_setup")
+        if code != 0:
+            raise RuntimeError(f"{SETUP_FILE}.sql could not be run (psql exit {code})")
         setup_seconds = time.monotonic() - started
         for index, name in enumerate(runnable):
             template = "regress_empty" if name == SETUP_FILE else "regress_setup"
             for run, role in ROLES.items():
                 database = f"r{index:03d}_{run}"
-                admin(f"CREATE DATABASE {database} TEMPLATE {template} STRATEGY FILE_COPY")
+                admin("-c", f"CREATE DATABASE {database} TEMPLATE {template} STRATEGY FILE_COPY")
                 t0 = time.monotonic()
-                code, timed_out = _psql(
-                    server,
-                    "-f",
-                    str(source.sql(name)),
-                    user=role,
-                    dbname=database,
-                    env={**env, "PGAPPNAME": f"pg_regress/{name}"},
-                    timeout=timeout,
-                    cwd=builddir,
+                code, timed_out = psql(
+                    "-f", str(source.sql(name)), user=role, dbname=database, app=f"pg_regress/{name}"
                 )
                 runs.append(FileRun(name, run, database, code, time.monotonic() - t0, timed_out))
                 progress(
                     f"{name} as {role}: {'timeout' if timed_out else f'exit {code}'} in {time.monotonic() - t0:.1f}s"
                 )
-                # Some files leave connections open in the background (dblink-free, but \c and cursors): drop the
-                # database so its files do not accumulate; what the log says is all that matters from here on.
-                admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                # Only the log matters from here on: FORCE ends what a timed-out file left running, and the disk
+                # does not fill with 400 databases.
+                admin("-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         server.stop()
         logs = server.log_files(".log")
         log = out_dir / "postgresql.log"
