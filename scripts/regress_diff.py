@@ -1,9 +1,10 @@
 """Differential test of the detector on PostgreSQL 15's regression suite, with pgAudit's per-relation records as
 the oracle.
 
-    python scripts/regress_diff.py                              # the whole suite, fetched with apt-get source
-    python scripts/regress_diff.py --sql-dir /tmp/pg/src/test/regress --files insert,update,merge
-    python scripts/regress_diff.py --vendored --write-known     # the test's subset; print its KNOWN list
+    .venv/bin/python scripts/regress_diff.py                   # the whole suite, fetched with apt-get source
+    .venv/bin/python scripts/regress_diff.py --sql-dir /tmp/pg/src/test/regress --files insert,update,merge
+    .venv/bin/python scripts/regress_diff.py --keep-log DIR    # ... and keep its log; --reuse-log DIR judges it again
+    .venv/bin/python scripts/regress_diff.py --vendored --write-known   # the test's subset; print its KNOWN list
 
 Each chosen regression file runs through psql (-X, errors expected and passed over) as two audited superuser
 roles, each in a fresh database copied from one that test_setup.sql prepared: `human_rel` (pgaudit.log = 'all',

@@ -7,7 +7,7 @@ the failure that matters), and so does a listed one that no longer happens (the 
 
 To update after a detector change:
 
-    python scripts/regress_diff.py --vendored --write-known    # prints KNOWN for the current src/
+    .venv/bin/python scripts/regress_diff.py --vendored --write-known    # prints KNOWN for the current src/
 
 then review each new entry (is it really the oracle's blind spot, or the detector's error?) and paste.
 """
