@@ -317,19 +317,29 @@ def test_leader_pid_of_a_parallel_worker_in_every_format(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("verbosity", VERBOSITIES)
-def test_the_follower_hands_on_every_reading_of_a_forged_prefix(
+def test_the_follower_reads_forged_prefixes_as_a_file_reader_does(
     logs: dict[str, dict[str, Path]], verbosity: str
 ) -> None:
-    # The watcher cuts entries first and parses them later: an entry that reads more than one way comes out as all
-    # its readings, the shifted and doubled DELETEs as `?`'s. (It does not look back at the line before a record:
-    # the newline role's record reads as the line under the fake prefix says; scan and the Lambda see it.)
+    # The watcher cuts entries first and parses them later (make_parser): an entry that reads more than one way
+    # comes out as all its readings, and a record comes with the line a newline cut off before it: every hostile
+    # role's DELETE is `?`'s, the cut-off line is reported.
     path = logs[verbosity][".log"]
     prefix = compile_prefix(AURORA_PREFIX)
     splitter, parse = make_parser(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR, prefix))
-    parsed = [
-        parse(raw.data, source=str(path), line=raw.line)
-        for raw in [*splitter.feed(path.read_bytes()), *splitter.finish()]
-    ]
-    entries = [e for item in parsed for e in (item if isinstance(item, list) else [item]) if isinstance(e, LogEntry)]
+    raws = [*splitter.feed(path.read_bytes()), *splitter.finish()]
+    parsed = [parse(raw.data, source=str(path), line=raw.line) for raw in raws]
+    items = [e for item in parsed for e in (item if isinstance(item, list) else [item])]
+    entries = [e for e in items if isinstance(e, LogEntry)]
     deletes = [e for e in entries if e.message.startswith("AUDIT: SESSION,1,1,WRITE,DELETE,,," + FORGED_DELETE)]
-    assert [e.user for e in deletes].count(UNKNOWN_USER) == len(HOSTILE) - 1  # all but the newline role's
+    assert len({e.pid for e in deletes}) == len(HOSTILE)
+    assert {e.user for e in deletes} == {UNKNOWN_USER}
+
+    def key(entry: LogEntry) -> tuple[object, ...]:
+        return (entry.line, entry.pid, entry.user, entry.database, entry.message)
+
+    file_reader = [key(e) for e in read_file(str(path), prefix) if isinstance(e, LogEntry)]
+    assert all(key(e) in file_reader for e in deletes)  # the same entries, lines and all
+    lines = path.read_text().split("\n")
+    reported = [m for m in items if isinstance(m, Malformed) and m.reason.startswith("starts like an entry")]
+    assert reported
+    assert all(lines[m.line - 1].endswith(":x") for m in reported)

@@ -153,6 +153,9 @@ def stderr_cut(
             return malformed.fields() if as_fields else malformed
         at = match.end()
         record = buf.startswith(AUDIT_NEEDLE, at)
+        if not record:  # (or one of log_error_verbosity = verbose, after its SQLSTATE)
+            at = message_start(buf, at)
+            record = buf.startswith(AUDIT_NEEDLE, at)
         if not record or again >= 0:  # not a record where its message starts, or `AUDIT: ` twice: look closer
             return closer(
                 match, buf, start, stop, line, -1 if before < 0 else previous_entry(buf, before, start), again

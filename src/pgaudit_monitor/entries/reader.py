@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import Any, BinaryIO
 
-from pgaudit_monitor.entries.formats import Attach, parse_csvlog, parse_jsonlog, stderr_cut, stderr_readings
+from pgaudit_monitor.entries.formats import (
+    Attach,
+    parse_csvlog,
+    parse_jsonlog,
+    previous_entry,
+    stderr_cut,
+    stderr_readings,
+)
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
@@ -25,6 +32,7 @@ from pgaudit_monitor.entries.splitting import (
     CsvSplitter,
     Cut,
     EntrySplitter,
+    RawEntry,
 )
 
 BLOCK_SIZE = 4 << 20
@@ -228,7 +236,10 @@ def make_parser(
     themselves and place the entries in a longer stream (the follower adds its own line offset).
 
     A stderr entry whose prefix reads more than one way (a forged prefix: see formats.stderr_cut) is parsed into
-    the list of its readings, all to be handed on; any other entry into the LogEntry or Malformed it is.
+    the list of its readings, all to be handed on; any other entry into the LogEntry or Malformed it is. The
+    stderr splitter cuts a record out with the line before it when that line looks like the first half of its
+    prefix (a newline in a role name), and the parser reports that line and reads the record with user `?`, as
+    a file's reader does.
     """
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None), parse_jsonlog
@@ -238,13 +249,27 @@ def make_parser(
     def parse(
         data: bytes, *, source: str, line: int, stream: str = ""
     ) -> LogEntry | Malformed | list[LogEntry | Malformed]:
-        readings = [
-            item if isinstance(item, Malformed) else LogEntry(*item)
-            for item in stderr_readings(data, prefix, source=source, line=line, stream=stream)
-        ]
+        if not _NEXT_ENTRY.search(data):  # one entry (as cut_with_orphan leaves nearly all)
+            readings = [
+                item if isinstance(item, Malformed) else LogEntry(*item)
+                for item in stderr_readings(data, prefix, source=source, line=line, stream=stream)
+            ]
+        else:  # a line cut off by a newline in a name, and the entry it belongs to: as a file's are read
+            cut = stderr_cut(prefix, source=source, stream=stream)
+            readings, held = _event_entries(data, cut, line, None, count_lines=True)
+            readings += [] if held is None else [held[0]]
         return readings[0] if len(readings) == 1 else readings
 
-    return EntrySplitter(needles, continuation=b"\t"), parse
+    def cut_with_orphan(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> RawEntry:
+        """The entry, with the one before it when that one was not cut (it held no needle) and looks like the first
+        half of its prefix (it starts like an entry, and lacks the `:  ` after a severity): see parse."""
+        if before >= 0 and prefix.lead is not None:
+            previous = previous_entry(buf, before, start)
+            if buf.find(b":  ", previous, start) < 0 and prefix.lead.match(buf, previous, start) is not None:
+                return RawEntry(buf[previous:stop], line - buf.count(b"\n", previous, start))
+        return RawEntry(buf[start:stop], line)
+
+    return EntrySplitter(needles, continuation=b"\t", cut=cut_with_orphan, look_back=True), parse
 
 
 def read_events(
@@ -278,13 +303,14 @@ _NEXT_ENTRY = re.compile(rb"\n(?=[^\t])")
 
 
 def _event_entries(
-    data: bytes, cut: Cut, number: int, previous: tuple[Malformed, bytes] | None
+    data: bytes, cut: Cut, number: int, previous: tuple[Malformed, bytes] | None, *, count_lines: bool = False
 ) -> tuple[list[LogEntry | Malformed], tuple[Malformed, bytes] | None]:
     """The entries of one stderr event, and its last one when Malformed (held back for the stream's next event).
 
     A Malformed entry is held back: when it is the first half of the next one's prefix (a newline in a role name;
     an export may cut the two apart into events of their own), the cut of the next one says so, and reports it
-    with its own entry. `previous` is the one the stream's last event held back.
+    with its own entry. `previous` is the one the stream's last event held back. Every entry of an event has the
+    event's number as its line; with `count_lines` (a piece of a file, `number` its first line) its own line.
     """
     out: list[LogEntry | Malformed] = []
     held: Malformed | None = None
@@ -298,7 +324,8 @@ def _event_entries(
             continue
         first = data.find(AUDIT_NEEDLE, start, stop)  # and a second one: what the splitter tells a cut
         again = -1 if first < 0 else data.find(AUDIT_NEEDLE, first + len(AUDIT_NEEDLE), stop)
-        item = cut(data, start, stop, number, held_at if held is not None else -1, again)
+        line = number + data.count(b"\n", 0, start) if count_lines else number
+        item = cut(data, start, stop, line, held_at if held is not None else -1, again)
         items = item if type(item) is list else ([] if item is None else [item])
         if held is not None:
             if items and type(items[0]) is Malformed and len(items) > 1:  # it explains the held one: in its place
