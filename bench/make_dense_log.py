@@ -19,10 +19,20 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 _PID = re.compile(rb"(?m)^([^\t\n]*?:\[)(\d+)(\]:)")
 _SHIFT = 10_000_000
+
+
+def _shifted(shift: int) -> Callable[[re.Match[bytes]], bytes]:
+    """A replacement that moves the pid of an entry's prefix by `shift`."""
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        return match.group(1) + str(int(match.group(2)) + shift).encode() + match.group(3)
+
+    return replace
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     written = copies = 0
     with args.output.open("wb") as out:
         while written < target:
-            shift = copies * _SHIFT
-            chunk = _PID.sub(lambda m: m.group(1) + str(int(m.group(2)) + shift).encode() + m.group(3), source)
+            chunk = _PID.sub(_shifted(copies * _SHIFT), source)
             out.write(chunk)
             written += len(chunk)
             copies += 1
