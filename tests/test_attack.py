@@ -1,0 +1,159 @@
+"""Reproductions of ways around the monitor, each on the real test server, as xfail(strict) until fixed.
+
+Each case runs as one user in its own connection (a psql script: each statement sent on its own) and names a
+token that appears in the statement that must be reported, and the category it must be reported in. The case
+fails (as expected, today) when no detection of that user and category has the token in its statement. Where
+the scan does report the statement, the test passes and strict xfail flags the fix.
+
+Roles as in hostile.py: hank (log_relation off), rita (log_relation on), app_svc (a service account).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import _require_postgres, only
+from hostile import SERVICE_ACCOUNTS, SETUP_SQL
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.pipeline import Pipeline
+from pgserver import PgServer
+
+APP, TAMPER, SENSITIVE = "app-dml", "audit-tamper", "sensitive-catalog"
+
+EXTRA_SETUP = r"""
+CREATE ROLE mallory LOGIN SUPERUSER; ALTER ROLE mallory SET pgaudit.log TO 'all';
+CREATE FUNCTION public.lpad(int) RETURNS SETOF orders LANGUAGE sql STABLE AS 'SELECT * FROM orders';
+CREATE VIEW public.pg_class AS SELECT * FROM orders;
+-- RAISE without a CONTEXT line in stderr: the function's own SET clause makes the verbosity terse
+CREATE FUNCTION public.forge(msg text) RETURNS void LANGUAGE plpgsql SET log_error_verbosity = terse
+  AS $$BEGIN RAISE LOG '%', msg; END$$;
+CREATE FUNCTION public.forge_hide(sid int) RETURNS int LANGUAGE plpgsql SET log_error_verbosity = terse AS $$
+BEGIN
+  RAISE LOG 'AUDIT: SESSION,%,9,READ,SELECT,TABLE,pg_catalog.pg_class,"%",<not logged>',
+    sid, replace(current_query(), '"', '""');
+  RETURN 1;
+END$$;
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    user: str
+    sql: str
+    token: str  # in the text of the statement that must be reported
+    category: str = APP
+
+
+CASES: tuple[Case, ...] = (
+    # -- (a) DML on an application table, not reported (log_relation off: the text decides) -----------------
+    # the temporary table is gone at the end of its own statement's transaction: `orders` is public.orders again
+    Case("on-commit-drop", "hank",
+         "CREATE TEMP TABLE orders (id int) ON COMMIT DROP;\nDELETE FROM orders WHERE id = 101;\n", "id = 101"),
+    # made inside a PL/pgSQL block whose exception handler rolls it back
+    Case("temp-in-rolled-back-subtransaction", "hank",
+         "DO $$BEGIN BEGIN CREATE TEMP TABLE orders (id int); RAISE EXCEPTION 'x'; "
+         "EXCEPTION WHEN others THEN NULL; END; END$$;\nDELETE FROM orders WHERE id = 113;\n", "id = 113"),
+    # a temporary view over an application table is not "the session's temporary data"
+    Case("temp-view", "hank", "CREATE TEMP VIEW v AS SELECT * FROM orders;\nSELECT * FROM v WHERE id = 120;\n",
+         "id = 120"),
+    # a rule on a temporary table turns an INSERT into it into a DELETE of orders (pgAudit: WRITE,DELETE)
+    Case("temp-rule", "hank",
+         "CREATE TEMP TABLE t (id int);\n"
+         "CREATE RULE r AS ON INSERT TO t DO INSTEAD DELETE FROM orders WHERE id = 102;\n"
+         "INSERT INTO t VALUES (121);\n", "VALUES (121)"),
+    # a user's inlined SQL function named like a built-in (public.lpad(int)): no FUNCTION record, no relation
+    Case("shadowed-builtin", "hank", "SELECT * FROM lpad(1) WHERE id = 122;\n", "id = 122"),
+    # set_config's value is a list: public before pg_catalog, so pg_class is public.pg_class (a view on orders)
+    Case("set-config-search-path-list", "hank",
+         "SELECT set_config('search_path', 'public, pg_catalog', false);\nSELECT count(*) FROM pg_class WHERE 123 > 0;\n",
+         "123 > 0"),
+    # a RESET inside a rolled-back transaction did not happen
+    Case("rolled-back-reset", "hank",
+         "SET search_path = public, pg_catalog;\nBEGIN;\nRESET search_path;\nROLLBACK;\n"
+         "SELECT count(*) FROM pg_class WHERE 124 > 0;\n", "124 > 0"),
+    # standard_conforming_strings is off again after the ROLLBACK: the server reads a subquery on orders
+    Case("rolled-back-standard-strings", "hank",
+         "SET standard_conforming_strings = off;\nBEGIN;\nSET standard_conforming_strings = on;\nROLLBACK;\n"
+         "SELECT '\\' , ' AS a, (SELECT count(*) FROM orders WHERE id = 125) AS b --'\n;\n", "id = 125"),
+    # a forged DDL record (stderr, no CONTEXT at terse verbosity) makes orders look temporary
+    Case("forged-temp-table", "hank",
+         "SELECT forge('AUDIT: SESSION,1,2,DDL,CREATE TABLE,TABLE,pg_temp.orders,CREATE TEMP TABLE orders (id int),"
+         "<not logged>');\nDELETE FROM orders WHERE id = 110;\n", "id = 110"),
+    # a forged record of the same statement, with its text and a catalog object, hides the real text-only record
+    Case("forged-objects-hide-text", "hank", "SELECT forge_hide(1), * FROM orders WHERE id = 126;\n", "id = 126"),
+    # -- (b) auditing turned off, the change logged but not reported --------------------------------------------
+    Case("create-function-set-pgaudit", "rita",
+         "CREATE FUNCTION wipe(i int) RETURNS void LANGUAGE sql SET pgaudit.log = 'none' "
+         "AS 'DELETE FROM orders WHERE id = i';\nSELECT wipe(103);\n", "SET pgaudit.log = 'none'", TAMPER),
+    Case("alter-function-set-pgaudit", "rita",
+         "CREATE FUNCTION wipe2(i int) RETURNS void LANGUAGE sql AS 'DELETE FROM orders WHERE id = i';\n"
+         "ALTER FUNCTION wipe2(int) SET pgaudit.log = 'none';\nSELECT wipe2(107);\n", "ALTER FUNCTION", TAMPER),
+    Case("do-block-set-pgaudit", "rita",
+         "DO $$BEGIN SET pgaudit.log = 'none'; END$$;\nDELETE FROM orders WHERE id = 105;\n", "DO $$", TAMPER),
+    Case("do-block-execute-computed", "rita",
+         "DO $$BEGIN EXECUTE 'SET pg' || 'audit.log = none'; END$$;\nDELETE FROM orders WHERE id = 112;\n",
+         "DO $$", TAMPER),
+    Case("update-pg-settings", "rita",
+         "UPDATE pg_settings SET setting = 'none' WHERE name = 'pgaudit.log';\nDELETE FROM orders WHERE id = 106;\n",
+         "UPDATE pg_settings", TAMPER),
+    # -- (c) a human makes itself a service account --------------------------------------------------------------
+    Case("rename-role-to-service-pattern", "hank", "ALTER ROLE mallory RENAME TO mallory_svc;\n", "RENAME", TAMPER),
+    Case("renamed-role-deletes", "mallory_svc", "DELETE FROM orders WHERE id = 111;\n", "id = 111"),
+    # -- sensitive catalogs read without naming them ----------------------------------------------------------
+    Case("temp-view-over-pg-authid", "rita",
+         "CREATE TEMP VIEW pw AS SELECT rolname, rolpassword FROM pg_authid;\nSELECT * FROM pw WHERE 127 > 0;\n",
+         "127 > 0", SENSITIVE),
+    Case("pg-stats-values", "rita",
+         "ANALYZE orders;\nSELECT most_common_vals FROM pg_stats WHERE tablename = 'orders' AND 128 > 0;\n",
+         "128 > 0", SENSITIVE),
+    # -- (b) again, with the catalogs and files a superuser can write ------------------------------------------
+    Case("catalog-update-disables-event-triggers", "hank",
+         "UPDATE pg_event_trigger SET evtenabled = 'D' WHERE evtname LIKE 'pgaudit%';\n", "pg_event_trigger", TAMPER),
+    # last: the server logs nothing below FATAL afterwards
+    Case("copy-to-auto-conf", "hank",
+         "COPY (SELECT 'log_min_messages = fatal') TO '{data}/postgresql.auto.conf';\nSELECT pg_reload_conf();\n"
+         "SELECT pg_sleep(0.5);\nDELETE FROM orders WHERE id = 130;\n", "postgresql.auto.conf", TAMPER),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def attack_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _require_postgres()
+    out = tmp_path_factory.mktemp("attack-logs")
+    with PgServer() as server:
+        server.psql("-v", "ON_ERROR_STOP=1", stdin=SETUP_SQL + EXTRA_SETUP)
+        for case in CASES:
+            server.psql(user=case.user, stdin=case.sql.replace("{data}", str(server.data)), check=False)
+        server.stop()
+        for path in server.log_dir.iterdir():
+            shutil.copy(path, out / path.name)
+    return out
+
+
+def scan(path: Path) -> list[dict]:
+    pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS))
+    items = [*pipeline.scan_file(str(path)), *pipeline.finish()]
+    return [item.to_dict() for item in items if not isinstance(item, Malformed) and item.detected]
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(strict=True, reason="a way around the monitor: see the case's comment")
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_attack_is_reported(attack_logs: Path, case: Case) -> None:
+    detections = scan(only(attack_logs, ".log"))
+    mine = [d for d in detections if d["user"] == case.user and case.token in d["statement"]]
+    assert any(d["category"] == case.category for d in mine), mine
+
+
+@pytest.mark.postgres
+def test_each_case_reached_the_log(attack_logs: Path) -> None:
+    # the control: every case's statement was run and audited (the xfails above are the monitor's, not the setup's)
+    log = only(attack_logs, ".log").read_text(errors="replace")
+    assert [c.id for c in CASES if c.token not in log] == []
+    scan(only(attack_logs, ".log"))  # and the scan itself goes through
