@@ -71,7 +71,8 @@ CASES: tuple[Case, ...] = (
     Case("shadowed-builtin", "hank", "SELECT * FROM lpad(1) WHERE id = 122;\n", "id = 122"),
     # set_config's value is a list: public before pg_catalog, so pg_class is public.pg_class (a view on orders)
     Case("set-config-search-path-list", "hank",
-         "SELECT set_config('search_path', 'public, pg_catalog', false);\nSELECT count(*) FROM pg_class WHERE 123 > 0;\n",
+         "SELECT set_config('search_path', 'public, pg_catalog', false);\n"
+         "SELECT count(*) FROM pg_class WHERE 123 > 0;\n",
          "123 > 0"),
     # a RESET inside a rolled-back transaction did not happen
     Case("rolled-back-reset", "hank",
