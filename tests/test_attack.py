@@ -29,6 +29,9 @@ EXTRA_SETUP = r"""
 CREATE ROLE mallory LOGIN SUPERUSER; ALTER ROLE mallory SET pgaudit.log TO 'all';
 CREATE FUNCTION public.lpad(int) RETURNS SETOF orders LANGUAGE sql STABLE AS 'SELECT * FROM orders';
 CREATE VIEW public.pg_class AS SELECT * FROM orders;
+CREATE TABLE notes (id int, body text);
+ALTER TABLE notes ALTER COLUMN body SET STORAGE EXTERNAL;
+INSERT INTO notes SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 400) g;
 -- RAISE without a CONTEXT line in stderr: the function's own SET clause makes the verbosity terse
 CREATE FUNCTION public.forge(msg text) RETURNS void LANGUAGE plpgsql SET log_error_verbosity = terse
   AS $$BEGIN RAISE LOG '%', msg; END$$;
@@ -88,6 +91,20 @@ CASES: tuple[Case, ...] = (
          "<not logged>');\nDELETE FROM orders WHERE id = 110;\n", "id = 110"),
     # a forged record of the same statement, with its text and a catalog object, hides the real text-only record
     Case("forged-objects-hide-text", "hank", "SELECT forge_hide(1), * FROM orders WHERE id = 126;\n", "id = 126"),
+    # a view in information_schema is "system": what it reads is not looked at without pgAudit's objects
+    Case("view-in-information-schema", "hank",
+         "CREATE VIEW information_schema.loot AS SELECT * FROM orders;\n"
+         "SELECT * FROM information_schema.loot WHERE id = 131;\n", "id = 131"),
+    # log_relation on too: the application table itself moved into information_schema for a moment
+    Case("table-moved-to-information-schema", "rita",
+         "ALTER TABLE customers SET SCHEMA information_schema;\n"
+         "DELETE FROM information_schema.customers WHERE id = 4;\n"
+         "ALTER TABLE information_schema.customers SET SCHEMA public;\n", "WHERE id = 4"),
+    # the TOAST chunks of an application table's values (pgAudit: TOAST TABLE pg_toast.pg_toast_N)
+    Case("read-toast-table", "rita",
+         "SELECT format('SELECT count(*), sum(length(chunk_data)) FROM pg_toast.%I', t.relname) FROM pg_class c "
+         "JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.relname = 'notes' \\gexec\n",
+         "FROM pg_toast.pg_toast_"),
     # -- (b) auditing turned off, the change logged but not reported --------------------------------------------
     Case("create-function-set-pgaudit", "rita",
          "CREATE FUNCTION wipe(i int) RETURNS void LANGUAGE sql SET pgaudit.log = 'none' "
