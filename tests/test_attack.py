@@ -51,6 +51,7 @@ class Case:
     sql: str
     token: str  # in the text of the statement that must be reported
     category: str = APP
+    unread: bool = False  # scanned as `scan` without --explain does: service accounts' records dropped unread
 
 
 CASES: tuple[Case, ...] = (
@@ -105,6 +106,9 @@ CASES: tuple[Case, ...] = (
          "SELECT format('SELECT count(*), sum(length(chunk_data)) FROM pg_toast.%I', t.relname) FROM pg_class c "
          "JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.relname = 'notes' \\gexec\n",
          "FROM pg_toast.pg_toast_"),
+    # the table's own data file, read by a superuser's built-in function: no relation at all
+    Case("read-heap-file", "rita", "SELECT length(pg_read_binary_file(pg_relation_filepath('orders')));\n",
+         "pg_read_binary_file"),
     # -- (b) auditing turned off, the change logged but not reported --------------------------------------------
     Case("create-function-set-pgaudit", "rita",
          "CREATE FUNCTION wipe(i int) RETURNS void LANGUAGE sql SET pgaudit.log = 'none' "
@@ -123,6 +127,10 @@ CASES: tuple[Case, ...] = (
     # -- (c) a human makes itself a service account --------------------------------------------------------------
     Case("rename-role-to-service-pattern", "hank", "ALTER ROLE mallory RENAME TO mallory_svc;\n", "RENAME", TAMPER),
     Case("renamed-role-deletes", "mallory_svc", "DELETE FROM orders WHERE id = 111;\n", "id = 111"),
+    # -- a service account's forged record: reported with --explain, dropped unread without it ---------------
+    Case("service-account-forges", "app_svc",
+         "DO $$BEGIN RAISE LOG 'AUDIT: SESSION,9,1,WRITE,DELETE,,,DELETE FROM customers WHERE id = 140,<not logged>';"
+         " END$$;\n", "id = 140", TAMPER, unread=True),
     # -- sensitive catalogs read without naming them ----------------------------------------------------------
     Case("temp-view-over-pg-authid", "rita",
          "CREATE TEMP VIEW pw AS SELECT rolname, rolpassword FROM pg_authid;\nSELECT * FROM pw WHERE 127 > 0;\n",
@@ -154,8 +162,8 @@ def attack_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def scan(path: Path) -> list[dict]:
-    pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS))
+def scan(path: Path, *, unread: bool = False) -> list[dict]:
+    pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS), report_excluded=not unread)
     items = [*pipeline.scan_file(str(path)), *pipeline.finish()]
     return [item.to_dict() for item in items if not isinstance(item, Malformed) and item.detected]
 
@@ -164,7 +172,7 @@ def scan(path: Path) -> list[dict]:
 @pytest.mark.xfail(strict=True, reason="a way around the monitor: see the case's comment")
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_attack_is_reported(attack_logs: Path, case: Case) -> None:
-    detections = scan(only(attack_logs, ".log"))
+    detections = scan(only(attack_logs, ".log"), unread=case.unread)
     mine = [d for d in detections if d["user"] == case.user and case.token in d["statement"]]
     assert any(d["category"] == case.category for d in mine), mine
 
