@@ -86,6 +86,12 @@ CASES: tuple[Case, ...] = (
     Case("rolled-back-standard-strings", "hank",
          "SET standard_conforming_strings = off;\nBEGIN;\nSET standard_conforming_strings = on;\nROLLBACK;\n"
          "SELECT '\\' , ' AS a, (SELECT count(*) FROM orders WHERE id = 125) AS b --'\n;\n", "id = 125"),
+    # a function's own SET clause: its body's statements are read by the server with standard_conforming_strings off
+    Case("function-set-standard-strings", "hank",
+         "CREATE FUNCTION sneaky() RETURNS bigint LANGUAGE plpgsql SET standard_conforming_strings = off AS "
+         "$f$DECLARE x text; n bigint; BEGIN\n"
+         "SELECT '\\' , ' AS a, (SELECT count(*) FROM orders WHERE id = 150) AS b --'\n INTO x, n; RETURN n; END$f$;\n"
+         "SELECT sneaky();\n", "SELECT sneaky()"),
     # a forged DDL record (stderr, no CONTEXT at terse verbosity) makes orders look temporary
     Case("forged-temp-table", "hank",
          "SELECT forge('AUDIT: SESSION,1,2,DDL,CREATE TABLE,TABLE,pg_temp.orders,CREATE TEMP TABLE orders (id int),"
@@ -126,6 +132,8 @@ CASES: tuple[Case, ...] = (
          "UPDATE pg_settings", TAMPER),
     # -- (c) a human makes itself a service account --------------------------------------------------------------
     Case("rename-role-to-service-pattern", "hank", "ALTER ROLE mallory RENAME TO mallory_svc;\n", "RENAME", TAMPER),
+    # (and a new login role has no pgaudit.log of its own: nothing it does is audited at all)
+    Case("create-unaudited-login-role", "hank", "CREATE ROLE ghost LOGIN SUPERUSER;\n", "CREATE ROLE ghost", TAMPER),
     Case("renamed-role-deletes", "mallory_svc", "DELETE FROM orders WHERE id = 111;\n", "id = 111"),
     # -- a service account's forged record: reported with --explain, dropped unread without it ---------------
     Case("service-account-forges", "app_svc",
