@@ -26,6 +26,12 @@ _PID = re.compile(rb"(?m)^([^\t\n]*?:\[)(\d+)(\]:)")
 _SHIFT = 10_000_000
 
 
+def _without_statements(log: bytes) -> bytes:
+    """The log without log_statement's entries (an entry is a line and the TAB-led lines after it)."""
+    entries = re.split(rb"\n(?!\t)", log)
+    return b"\n".join(e for e in entries if b":LOG:  statement: " not in e.split(b"\n", 1)[0])
+
+
 def _shifted(shift: int) -> Callable[[re.Match[bytes]], bytes]:
     """A replacement that moves the pid of an entry's prefix by `shift`."""
 
@@ -40,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, required=True, help="a stderr log with the Aurora prefix")
     parser.add_argument("--size-mb", type=int, default=256, help="size of the output in MiB (default 256)")
     parser.add_argument("--output", type=Path, required=True, help="where to write the dense log")
+    parser.add_argument(
+        "--keep-statements",
+        action="store_true",
+        help="keep log_statement's `statement:` entries (the regression run writes one per statement; left out, the "
+        "log is nearly all AUDIT records)",
+    )
     args = parser.parse_args(argv)
     try:
         source = args.source.read_bytes()
@@ -48,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not source.endswith(b"\n"):
         source = source[: source.rfind(b"\n") + 1]
+    if not args.keep_statements:
+        source = _without_statements(source)
     records_per_copy = source.count(b"AUDIT: ")
     if records_per_copy == 0:
         print(f"make_dense_log: {args.source} holds no AUDIT record", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Reproductions of ways around the monitor, each on the real test server, as xfail(strict) until fixed.
+"""Reproductions of ways around the monitor, each on the real test server; the ones still open (OPEN) are
+xfail(strict), with the reason.
 
 Each case runs as one user in its own connection (a psql script: each statement sent on its own) and names a
 token that appears in the statement that must be reported, and the category it must be reported in. The case
@@ -176,9 +177,24 @@ def scan(path: Path, *, unread: bool = False) -> list[dict]:
     return [item.to_dict() for item in items if not isinstance(item, Malformed) and item.detected]
 
 
+# The ways not closed yet, each with why (strict: a fix makes its case pass, and then it must leave this list).
+OPEN: dict[str, str] = {
+    "shadowed-builtin": "log_relation off: an inlined SQL function's reads are not in any text (README: known limits)",
+    "function-set-standard-strings": "the function's creation is reported as audit-tamper; its body's read is not",
+    "forged-objects-hide-text": "needs terse verbosity, whose function SET clause is reported as audit-tamper",
+    "create-unaudited-login-role": "a role pgAudit does not audit: `doctor` and `coverage` report it, not the log",
+    "renamed-role-deletes": "the rename into the service pattern is reported as audit-tamper; later DML is not",
+    "service-account-forges": "a service account's record without audit-setting words is dropped unread",
+    "pg-stats-values": "pg_stats is the sanctioned view of pg_statistic (it shows only columns one may read)",
+}
+
+
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="a way around the monitor: see the case's comment")
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=OPEN[c.id])) if c.id in OPEN else c for c in CASES],
+    ids=[c.id for c in CASES],
+)
 def test_attack_is_reported(attack_logs: Path, case: Case) -> None:
     detections = scan(only(attack_logs, ".log"), unread=case.unread)
     mine = [d for d in detections if d["user"] == case.user and case.token in d["statement"]]

@@ -8,8 +8,10 @@ It was read from PostgreSQL 15 (`scripts/catalog-relations.sql`) and completed w
 
 from __future__ import annotations
 
-SYSTEM_SCHEMAS: frozenset[str] = frozenset({"pg_catalog", "information_schema", "pg_toast"})
-"""Schemas whose relations are never application data."""
+SYSTEM_SCHEMAS: frozenset[str] = frozenset({"pg_catalog", "information_schema"})
+"""Schemas whose relations are not application data (information_schema: only what INFORMATION_SCHEMA_RELATIONS
+lists). Not pg_toast: its tables hold the application's long values, and only a person reading them by hand names
+one."""
 
 SESSION_SCHEMA_PREFIXES: tuple[str, ...] = ("pg_temp", "pg_toast_temp")
 """A session's temporary schemas: what a human puts there is not the application's data."""
@@ -19,7 +21,7 @@ DEFAULT_SENSITIVE_CATALOGS: frozenset[str] = frozenset(
 )
 """Catalogs holding secrets (password hashes, foreign-server credentials) or sampled row values (pg_statistic)."""
 
-NON_TABLE_OBJECT_TYPES: frozenset[str] = frozenset({"SEQUENCE", "INDEX", "TOAST TABLE", "COMPOSITE TYPE", "FUNCTION"})
+NON_TABLE_OBJECT_TYPES: frozenset[str] = frozenset({"SEQUENCE", "INDEX", "COMPOSITE TYPE", "FUNCTION"})
 """pgAudit object types that hold no application rows."""
 
 PG_CATALOG_RELATIONS: frozenset[str] = frozenset(
@@ -74,3 +76,37 @@ AUDIT_SETTINGS: frozenset[str] = frozenset(
 )  # fmt: skip
 """Settings (besides every `pgaudit.*`) whose change alters what pgAudit records or what the log keeps of it: a
 change is an `audit-tamper` event, by anyone."""
+
+TAMPER_FUNCTIONS: frozenset[str] = frozenset(
+    {"pg_reload_conf", "lo_export", "pg_file_write", "pg_file_rename", "pg_file_unlink"}
+)
+"""Functions that apply a configuration changed behind the log's back, or write and move the server's files (the
+configuration among them; adminpack's): tampering, whoever calls them."""
+
+SERVER_FILE_READERS: frozenset[str] = frozenset({"pg_read_file", "pg_read_binary_file", "lo_import"})
+"""Functions that read any server file, a table's own data files among them: rows the text cannot name (reported,
+failing closed)."""
+
+INFORMATION_SCHEMA_RELATIONS: frozenset[str] = frozenset(
+    {
+        # PostgreSQL 15, read from pg_class (tables and views in information_schema)
+        "_pg_foreign_data_wrappers", "_pg_foreign_servers", "_pg_foreign_table_columns", "_pg_foreign_tables",
+        "_pg_user_mappings", "administrable_role_authorizations", "applicable_roles", "attributes",
+        "character_sets", "check_constraint_routine_usage", "check_constraints",
+        "collation_character_set_applicability", "collations", "column_column_usage", "column_domain_usage",
+        "column_options", "column_privileges", "column_udt_usage", "columns", "constraint_column_usage",
+        "constraint_table_usage", "data_type_privileges", "domain_constraints", "domain_udt_usage", "domains",
+        "element_types", "enabled_roles", "foreign_data_wrapper_options", "foreign_data_wrappers",
+        "foreign_server_options", "foreign_servers", "foreign_table_options", "foreign_tables",
+        "information_schema_catalog_name", "key_column_usage", "parameters", "referential_constraints",
+        "role_column_grants", "role_routine_grants", "role_table_grants", "role_udt_grants", "role_usage_grants",
+        "routine_column_usage", "routine_privileges", "routine_routine_usage", "routine_sequence_usage",
+        "routine_table_usage", "routines", "schemata", "sequences", "sql_features", "sql_implementation_info",
+        "sql_parts", "sql_sizing", "table_constraints", "table_privileges", "tables", "transforms",
+        "triggered_update_columns", "triggers", "udt_privileges", "usage_privileges", "user_defined_types",
+        "user_mapping_options", "user_mappings", "view_column_usage", "view_routine_usage", "view_table_usage",
+        "views",
+    }
+)  # fmt: skip
+"""What information_schema holds. It is an ordinary schema: a superuser can move a table into it, or make a view
+there, so a name it does not hold is application data."""

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pgaudit_monitor.records.pgaudit import AuditRecord
 
 APP, CATALOG, TEMP = "app", "catalog", "temp"
+UNKNOWN_PATH: tuple[str, ...] = ("?", "pg_catalog")
+"""A search_path the log does not show: a schema of unknown tables comes before pg_catalog (fail closed)."""
 _BLOCK_STARTS = frozenset({"BEGIN", "START TRANSACTION"})
 _BLOCK_ENDS = frozenset({"COMMIT", "ROLLBACK", "PREPARE TRANSACTION"})
 BLOCK_TAGS = _BLOCK_STARTS | _BLOCK_ENDS
@@ -41,6 +43,8 @@ class Session:
     role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION, for the record
     temp: dict[str, bool] = field(default_factory=dict)  # temporary relation -> whether it surely exists
     in_block: bool = False  # inside BEGIN ... COMMIT
+    block_changed: bool = False  # a setting changed inside the current transaction block
+    strings_set: bool = False  # ... and standard_conforming_strings among them
     relations_logged: bool = False  # its READ/WRITE records name relations (pgaudit.log_relation is on)
     last_text: str = ""  # the text of the backend's previous statement
     cursor_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
@@ -87,8 +91,9 @@ class Session:
                 return index
         return None
 
-    def apply(self, record: AuditRecord, part: ParsedStatement | None) -> None:
-        """Take what one record of a completed statement changed in the session."""
+    def apply(self, record: AuditRecord, part: ParsedStatement | None, *, top_level: bool = True) -> None:
+        """Take what one record of a completed statement changed in the session (`top_level`: the record is the
+        statement's own, not one of a function or DO block it ran, whose subtransaction may roll back)."""
         if record.object_name and record.audit_class in ("READ", "WRITE"):
             # pgaudit.log_relation is on: a READ or WRITE record without a relation touched none. Until a change
             # of pgaudit.* (reported as tampering) says otherwise.
@@ -96,20 +101,33 @@ class Session:
         if record.audit_class == "DDL" and record.object_name:
             schema, _, name = record.object_name.rpartition(".")
             if schema.startswith(SESSION_SCHEMA_PREFIXES) and record.command.startswith(("CREATE", "SELECT INTO")):
-                # made by this statement: sure to exist only when no transaction around it can roll it back
-                self.temp[name] = not self.in_block and self._single(record)
+                # Sure to exist only when nothing can roll it back (a transaction block, the implicit one of a
+                # multi-statement string, a function's subtransaction), and only a table holds nothing but rows
+                # already read: a temporary view reads through to its tables.
+                self.temp[name] = (
+                    record.object_type == "TABLE"
+                    and top_level
+                    and not self.in_block
+                    and self._single(record)
+                )
                 self._rekey()
         if part is None:
             return
         if part.tag in _BLOCK_STARTS:
-            self.in_block = True
+            self.in_block, self.block_changed = True, False
         elif part.tag in _BLOCK_ENDS:
             self.in_block = False
-            # a temporary table made inside may be gone (ROLLBACK, or a COMMIT of a failed block)
+            # a temporary table made inside may be gone (ROLLBACK, or a COMMIT of a failed block), and a setting
+            # changed inside may be back (ROLLBACK, SET LOCAL): the log does not say which
             self.temp = {name: False for name in self.temp}
+            if self.block_changed:
+                self.search_path, self.standard_strings = UNKNOWN_PATH, self.standard_strings and not self.strings_set
             self._rekey()
         for change in part.session:
             self._change(change)
+            if self.in_block:
+                self.block_changed = True
+                self.strings_set = self.strings_set or change.name in ("standard_conforming_strings", "*")
         if part.tamper is not None:
             self.relations_logged = False  # what pgAudit logs may have changed: infer it again
 
@@ -119,7 +137,13 @@ class Session:
         return ";" not in record.statement.strip().rstrip(";")
 
     def _change(self, change: SessionChange) -> None:
-        if change.name == "drop":
+        if change.name == "uncertain":
+            for name in change.values or ():
+                if name in self.temp:
+                    self.temp[name] = False
+        elif change.name == "new-role":
+            pass  # the policy's to judge (a role named like a service account)
+        elif change.name == "drop":
             if change.values == ("*",):
                 self.temp.clear()
             else:
@@ -129,7 +153,9 @@ class Session:
             self.search_path, self.standard_strings, self.role = None, True, None
         elif change.name == "search_path":
             values = change.values
-            self.search_path = None if values is RESET else tuple(v.strip().strip('"') for v in values or ("?",))
+            # `SET search_path = a, b` gives two values, set_config('search_path', 'a, b') one: the server splits it
+            names = [n.strip().strip('"') for v in values or ("?",) for n in v.split(",")]
+            self.search_path = None if values is RESET else (UNKNOWN_PATH if "?" in names else tuple(names))
         elif change.name == "standard_conforming_strings":
             self.standard_strings = change.values is RESET or (change.values or ("on",))[0].lower() not in _FALSE
         elif change.name in ("role", "session_authorization"):

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from pglast import parser as pg_parser
 
-from pgaudit_monitor.policy.catalog import AUDIT_SETTINGS
+from pgaudit_monitor.policy.catalog import AUDIT_SETTINGS, PG_CATALOG_RELATIONS, TAMPER_FUNCTIONS
 
 # Severity order when one statement does several things (a SELECT whose CTE deletes is a DELETE).
 COMMAND_ORDER: tuple[str, ...] = ("TRUNCATE", "DELETE", "MERGE", "UPDATE", "INSERT", "COPY", "SELECT")
@@ -273,6 +273,14 @@ def _set_values(setstmt: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(v if (v := _const(arg)) is not None else "?" for arg in setstmt.get("args", ()))
 
 
+def _function_setting(setstmt: dict[str, Any], where: str) -> str | None:
+    """A function's own SET clause: an audit setting, or standard_conforming_strings (its body's text would then be
+    read otherwise than the server runs it)."""
+    if (setstmt.get("name") or "").lower() == "standard_conforming_strings":
+        return f"{where} standard_conforming_strings"
+    return _tamper_setting(setstmt, where)
+
+
 def _tamper_setting(setstmt: dict[str, Any], where: str) -> str | None:
     name = setstmt.get("name")
     if name is None:  # RESET ALL
@@ -310,11 +318,13 @@ def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
         scan = _scan(node)
         tampers, changes = [], []
         for call in scan.calls:
-            name = ".".join(_strings(call.get("funcname", ()))).lower()
-            if name in ("set_config", "pg_catalog.set_config"):
+            name = ".".join(_strings(call.get("funcname", ()))).lower().removeprefix("pg_catalog.")
+            if name == "set_config":
                 tamper, change = _set_config(call)
                 tampers.append(tamper)
                 changes.append(change)
+            elif name in TAMPER_FUNCTIONS:
+                tampers.append(name)
         parsed.functions = tuple(scan.functions)
         parsed.tamper = parsed.tamper or next((t for t in tampers if t), None)
         parsed.session = parsed.session + tuple(c for c in changes if c is not None)
@@ -328,13 +338,20 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
         access = _access(_scan(node), "SELECT")
         return ParsedStatement(tag, text, access, None if access else "no-relation")
     if kind in _DML_NODES:
-        return ParsedStatement(tag, text, _access(_scan(node), _DML_NODES[kind]))
+        return ParsedStatement(tag, text, _access(_scan(node), _DML_NODES[kind]), tamper=_catalog_write(body, tag))
     if kind in ("CopyStmt", "TruncateStmt"):
         command = "COPY" if kind == "CopyStmt" else "TRUNCATE"
         access = _access(_scan(node), command)
         # COPY (query) TO: pgAudit writes the query's tag on the executor's record
         inner_tag = _statement(body["query"], text).tag if body.get("query") else None
-        return ParsedStatement(tag, text, access, None if access else "no-relation", inner_tag=inner_tag)
+        if kind == "CopyStmt" and body.get("is_program"):
+            tamper: str | None = "COPY PROGRAM"  # a shell command as the server's OS user: it can rewrite anything
+        elif kind == "CopyStmt" and body.get("filename") and not body.get("is_from"):
+            tamper = "COPY TO a server file"  # postgresql.auto.conf among them
+        else:
+            tamper = _catalog_write(body, "TRUNCATE") if kind == "TruncateStmt" else None
+        return ParsedStatement(tag, text, access, None if access else "no-relation", inner_tag=inner_tag,
+                               tamper=tamper)  # fmt: skip
     if kind == "ExplainStmt":
         inner = _statement(body["query"], text)
         # the executor's record carries the command that runs: a CREATE ... AS's is its query's
@@ -349,6 +366,9 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
         # CREATE TABLE AS / SELECT INTO / CREATE MATERIALIZED VIEW read the rows of their query, unless WITH NO DATA
         tag = "CREATE MATERIALIZED VIEW" if body.get("objtype") == "OBJECT_MATVIEW" else "CREATE TABLE AS"
         inner = _statement(body["query"], text)
+        if body.get("into", {}).get("onCommit") == "ONCOMMIT_DROP":
+            changes = (SessionChange("uncertain", (body["into"]["rel"]["relname"],)),)
+            return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag, session=changes)
         if body.get("into", {}).get("skipData"):
             return ParsedStatement(tag, text, None, "no-data", inner_tag=inner.tag)
         return ParsedStatement(tag, text, inner.access, inner.rule, inner_tag=inner.tag)
@@ -393,20 +413,98 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
         tamper = next(
             (t for option in body.get("options", body.get("actions", ()))
              if (elem := option.get("DefElem", {})).get("defname") == "set"
-             and (t := _tamper_setting(elem.get("arg", {}).get("VariableSetStmt", {}), where)) is not None),
+             and (t := _function_setting(elem.get("arg", {}).get("VariableSetStmt", {}), where)) is not None),
             None,
         )  # fmt: skip
+        if tamper is None and kind == "CreateFunctionStmt":
+            tamper = _plpgsql_tamper(text)
         return ParsedStatement(tag if kind == "CreateFunctionStmt" else "ALTER FUNCTION", text, None, "not-dml",
                                tamper=tamper)  # fmt: skip
+    if kind == "DoStmt":
+        return ParsedStatement(tag, text, None, "not-dml", tamper=_plpgsql_tamper(text))
+    if kind == "CreateRoleStmt" and body.get("stmt_type") != "ROLESTMT_GROUP":
+        return ParsedStatement(
+            "CREATE ROLE", text, None, "not-dml", session=(SessionChange("new-role", (body["role"],)),)
+        )
+    if kind == "RenameStmt" and body.get("renameType") == "OBJECT_ROLE":
+        return ParsedStatement("ALTER ROLE", text, None, "not-dml",
+                               session=(SessionChange("new-role", (body.get("newname", ""),)),))  # fmt: skip
+    if kind == "CreateStmt" and body.get("oncommit") == "ONCOMMIT_DROP":
+        name = body["relation"]["relname"]  # gone when its transaction ends: never surely there
+        return ParsedStatement(tag, text, None, "not-dml", session=(SessionChange("uncertain", (name,)),))
+    if kind == "RuleStmt":
+        # a rule makes a statement on its relation do something else: a temporary one no longer only holds rows
+        return ParsedStatement("CREATE RULE", text, None, "not-dml",
+                               session=(SessionChange("uncertain", (body["relation"]["relname"],)),))  # fmt: skip
     if kind == "DiscardStmt":
         target = body.get("target")
-        changes = []
+        discarded: list[SessionChange] = []
         if target in ("DISCARD_ALL", "DISCARD_TEMP"):
-            changes.append(SessionChange("drop", ("*",)))
+            discarded.append(SessionChange("drop", ("*",)))
         if target == "DISCARD_ALL":
-            changes.append(SessionChange("*", RESET))
-        return ParsedStatement(tag, text, None, "not-dml", session=tuple(changes))
+            discarded.append(SessionChange("*", RESET))
+        return ParsedStatement(tag, text, None, "not-dml", session=tuple(discarded))
     return ParsedStatement(tag, text, None, "not-dml")
+
+
+def _catalog_write(body: dict[str, Any], tag: str) -> str | None:
+    """A DML statement's write to a catalog (`UPDATE pg_settings`, `UPDATE pg_event_trigger`): tampering."""
+    targets = [body["relation"]] if "relation" in body else [r for r in body.get("relations", ()) if "relname" in r]
+    for target in targets:
+        schema, name = target.get("schemaname"), target.get("relname", "")
+        if schema == "pg_catalog" or (schema is None and name in PG_CATALOG_RELATIONS):
+            return f"{tag} pg_catalog.{name}"
+    return None
+
+
+def _plpgsql_tamper(text: str) -> str | None:
+    """Tampering inside a PL/pgSQL body (a DO block, a function): `SET pgaudit.log = 'none'` there runs unaudited
+    and leaves no record of its own. Its static SQL statements, and an EXECUTE of a constant string, are read; a
+    computed EXECUTE cannot be (README: known limits)."""
+    try:
+        tree = orjson.loads(pg_parser.parse_plpgsql_json(text))
+    except (pg_parser.ParseError, ValueError, RecursionError):
+        return None
+    for node in _walk(tree):
+        expr = node.get("PLpgSQL_expr")
+        if not isinstance(expr, dict) or not isinstance(expr.get("query"), str):
+            continue
+        query: str = expr["query"]
+        if expr.get("parseMode", 0) != 0:  # an expression: the constant string of an EXECUTE is the one read
+            targets = _parse_quietly(f"SELECT {query}", statements=False)
+            constant = _const(targets[0].get("val")) if len(targets) == 1 else None
+            if constant is None:
+                continue
+            query = constant
+        for stmt in _parse_quietly(query, statements=True):
+            tamper = _statement(stmt, query).tamper
+            if tamper is not None:
+                return tamper
+    return None
+
+
+def _parse_quietly(sql: str, *, statements: bool) -> list[dict[str, Any]]:
+    """The statements of `sql` (or the targets of its one SELECT), [] when it does not parse."""
+    try:
+        stmts = orjson.loads(pg_parser.parse_sql_json(sql)).get("stmts", [])
+    except (pg_parser.ParseError, ValueError, RecursionError):
+        return []
+    if statements:
+        return [raw["stmt"] for raw in stmts]
+    targets = stmts[0]["stmt"].get("SelectStmt", {}).get("targetList", []) if len(stmts) == 1 else []
+    return [t.get("ResTarget", {}) for t in targets]
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in a JSON tree, depth first."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _drop(body: dict[str, Any], text: str) -> ParsedStatement:
@@ -565,11 +663,15 @@ def _with_text(s: ParsedStatement, text: str) -> ParsedStatement:
     return ParsedStatement(s.tag, text, s.access, s.rule, s.deferred, s.inner_tag, s.tamper, s.session, s.functions)
 
 
+_BODY_TAGS = frozenset({"DO", "CREATE FUNCTION", "ALTER FUNCTION"})  # a body is a constant to the shape
+
+
 def _reads_constants(statements: tuple[ParsedStatement, ...]) -> bool:
     """Whether an analysis depends on the statement's constants, which its shape replaces with `$n`: the value of a
     session setting (`SET search_path = ...`), the name given to set_config. Such analyses are never shared."""
     return any(
-        (s.tamper is not None and s.tamper.startswith("set_config"))
+        s.tag in _BODY_TAGS
+        or (s.tamper is not None and s.tamper.startswith("set_config"))
         or any(c.name in SESSION_SETTINGS for c in s.session)
         or any(f.lower().endswith("set_config") for f in s.functions)
         for s in statements

@@ -23,7 +23,9 @@ from pgaudit_monitor.policy.accounts import ServiceAccounts
 from pgaudit_monitor.policy.builtins import BUILTIN_FUNCTIONS
 from pgaudit_monitor.policy.catalog import (
     DEFAULT_SENSITIVE_CATALOGS,
+    INFORMATION_SCHEMA_RELATIONS,
     NON_TABLE_OBJECT_TYPES,
+    SERVER_FILE_READERS,
     SESSION_SCHEMA_PREFIXES,
     SYSTEM_SCHEMAS,
 )
@@ -75,8 +77,8 @@ class _Reading:
     """What the records of one statement say, gathered before deciding. (A plain class: a dataclass's default
     factories cost more than the rest of a simple statement's reading.)"""
 
-    __slots__ = ("app", "app_commands", "app_evidence", "named", "rules", "sensitive", "sequence", "system", "tamper",
-                 "unresolved")  # fmt: skip
+    __slots__ = ("app", "app_commands", "app_evidence", "named", "rules", "sensitive", "sequence", "system",
+                 "system_view", "tamper", "unresolved")  # fmt: skip
 
     def __init__(self) -> None:
         self.app: list[str] = []
@@ -89,6 +91,7 @@ class _Reading:
         self.rules: list[str] = []
         self.tamper: str | None = None
         self.named: set[str] = set()  # relation names the texts themselves name
+        self.system_view = False  # pgAudit lists a system view among the statement's objects (pg_roles)
 
 
 class Judge:
@@ -116,6 +119,8 @@ class Judge:
             if where == TEMP:
                 return "system"
             schema = "pg_catalog"
+        if schema == "information_schema" and relation.name not in INFORMATION_SCHEMA_RELATIONS:
+            return "app"  # an ordinary schema: a table moved there, or a view made there, is the application's
         if schema in self.policy.system_schemas or schema.startswith(SESSION_SCHEMA_PREFIXES):
             return (
                 "sensitive" if schema == "pg_catalog" and relation.name in self.policy.sensitive_catalogs else "system"
@@ -177,7 +182,7 @@ class Judge:
         statement = _shown_text(records, parts)
         reading = self._read(records, parts, session)
         for record, part in zip(records, parts, strict=True):
-            session.apply(record, part)
+            session.apply(record, part, top_level=record.statement == top.statement)
         session.last_text = next((r.statement for r in records if r.statement_logged), "")
         if reading.tamper is not None:  # by anyone: an application has no business turning auditing off
             return Verdict(AUDIT_TAMPER, reading.tamper, top.command, tuple(reading.app), statement, TEXT)
@@ -230,7 +235,7 @@ class Judge:
         trusted = session.texts_trusted
         for part in parts:
             if part is not None and trusted:
-                reading.tamper = reading.tamper or part.tamper
+                reading.tamper = reading.tamper or part.tamper or self._service_named(part)
                 if part.access is not None or part.deferred is not None:
                     access = part.access or part.deferred
                     reading.named.update(r.name for r in access.relations if r is not None)  # type: ignore[union-attr]
@@ -240,6 +245,10 @@ class Judge:
             reading.rules.append("explain-only")
             return reading
         texts_with_objects = {r.statement for r in records if r.object_name and _is_data(r)}
+        reading.system_view = any(
+            r.object_type == "VIEW" and r.object_name.startswith(("pg_catalog.", "information_schema."))
+            for r in records
+        )
         for index, (record, part) in enumerate(zip(records, parts, strict=True)):
             if not _is_data(record):
                 if part is not None and part.rule is not None:
@@ -265,7 +274,7 @@ class Judge:
                 else:
                     reading.rules.append(rule)
                 continue
-            if not access.relations:
+            if not access.relations or rule in _FAIL_CLOSED_RULES:
                 reading.unresolved = reading.unresolved or rule
                 reading.app_commands.add(access.command)
             for relation in access.relations:
@@ -277,7 +286,7 @@ class Judge:
         *, objects: bool = False,
     ) -> None:  # fmt: skip
         kind = self.relation_kind(relation, session)
-        if kind == "sensitive" and objects and relation.name not in reading.named:
+        if kind == "sensitive" and objects and relation.name not in reading.named and reading.system_view:
             kind = "system"  # listed under a system view the statement read (pg_roles): not named by it
         if kind == "app":
             if relation.qualified not in reading.app:
@@ -292,6 +301,13 @@ class Judge:
         else:
             reading.sequence = True
 
+    def _service_named(self, part: ParsedStatement) -> str | None:
+        """A role created or renamed into the service-account patterns: what it does is never reported again."""
+        for change in part.session:
+            if change.name == "new-role" and self.policy.service_accounts.matches((change.values or ("",))[0]):
+                return "role named like a service account"
+        return None
+
     @staticmethod
     def _text_access(record: AuditRecord, part: ParsedStatement | None, trusted: bool) -> tuple[Access | None, str]:
         """What a data record's own text says it did, and the rule that explains a None."""
@@ -305,8 +321,10 @@ class Judge:
             return part.severest(), "unmatched-part"
         if part.tag == "PREPARE" and record.command != "PREPARE":
             return part.deferred, part.rule or "no-relation"  # the executor record of an EXECUTE: its PREPARE's query
-        if part.access is None and not fits(record.command, part):
-            return None, "command-mismatch"  # pgAudit's tag says otherwise than our reading: fail closed
+        if not fits(record.command, part):
+            return part.access, "command-mismatch"  # pgAudit's tag says otherwise than our reading: fail closed
+        if any(f.lower().removeprefix("pg_catalog.") in SERVER_FILE_READERS for f in part.functions):
+            return part.access, "server-file-read"  # a data file holds rows no text names
         return part.access, part.rule or "no-relation"
 
     @staticmethod
@@ -359,7 +377,9 @@ class Judge:
 _DEFAULT_SESSION = Session()
 _VIEW_TYPES = frozenset({"VIEW", "MATERIALIZED VIEW"})
 # A data record whose reading says this is reported (fail closed); other rules explain a statement with no rows.
-_FAIL_CLOSED_RULES = frozenset({"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch"})
+_FAIL_CLOSED_RULES = frozenset(
+    {"function-body", "empty-statement", "untrusted-text", "unparsable", "command-mismatch", "server-file-read"}
+)
 
 
 class _Unmatched(ParsedStatement):
