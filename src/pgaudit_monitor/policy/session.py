@@ -43,8 +43,8 @@ class Session:
     role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION, for the record
     temp: dict[str, bool] = field(default_factory=dict)  # temporary relation -> whether it surely exists
     in_block: bool = False  # inside BEGIN ... COMMIT
-    block_changed: bool = False  # a setting changed inside the current transaction block
-    strings_set: bool = False  # ... and standard_conforming_strings among them
+    before_block: tuple[tuple[str, ...] | None, bool] = (None, True)  # search_path and strings when BEGIN ran
+    local_changes: bool = False  # SET LOCAL inside the current block
     relations_logged: bool = False  # its READ/WRITE records name relations (pgaudit.log_relation is on)
     last_text: str = ""  # the text of the backend's previous statement
     cursor_text: str | None = None  # multi-statement cursor: the string and the part last matched in it
@@ -105,31 +105,43 @@ class Session:
                 # multi-statement string, a function's subtransaction), and only a table holds nothing but rows
                 # already read: a temporary view reads through to its tables.
                 self.temp[name] = (
-                    record.object_type == "TABLE"
-                    and top_level
-                    and not self.in_block
-                    and self._single(record)
+                    record.object_type == "TABLE" and top_level and not self.in_block and self._single(record)
                 )
                 self._rekey()
         if part is None:
             return
         if part.tag in _BLOCK_STARTS:
-            self.in_block, self.block_changed = True, False
-        elif part.tag in _BLOCK_ENDS:
-            self.in_block = False
-            # a temporary table made inside may be gone (ROLLBACK, or a COMMIT of a failed block), and a setting
-            # changed inside may be back (ROLLBACK, SET LOCAL): the log does not say which
-            self.temp = {name: False for name in self.temp}
-            if self.block_changed:
-                self.search_path, self.standard_strings = UNKNOWN_PATH, self.standard_strings and not self.strings_set
-            self._rekey()
+            self.in_block, self.before_block, self.local_changes = (
+                True,
+                (self.search_path, self.standard_strings),
+                False,
+            )
+        elif part.tag in _BLOCK_ENDS and not any(c.name == "savepoint" for c in part.session):
+            self._end_block(rolled_back=part.tag == "ROLLBACK")
         for change in part.session:
+            if change.name == "savepoint":  # ROLLBACK TO: what was set since the savepoint may be back
+                self._end_block(rolled_back=False, keep_open=True)
+                continue
             self._change(change)
-            if self.in_block:
-                self.block_changed = True
-                self.strings_set = self.strings_set or change.name in ("standard_conforming_strings", "*")
+            self.local_changes = self.local_changes or change.local
         if part.tamper is not None:
             self.relations_logged = False  # what pgAudit logs may have changed: infer it again
+
+    def _end_block(self, *, rolled_back: bool, keep_open: bool = False) -> None:
+        """A transaction block ends. A temporary table made inside may be gone (ROLLBACK, or the COMMIT of a block
+        that failed, which the log does not show); ROLLBACK puts the settings back, SET LOCAL's go back anyway;
+        after a COMMIT the settings are the block's, or, if it failed, the ones before it: the one of the two that
+        reads more names as the application's is kept (fail closed)."""
+        self.in_block = keep_open
+        self.temp = {name: False for name in self.temp}
+        before_path, before_strings = self.before_block
+        if rolled_back or (self.local_changes and not keep_open):
+            self.search_path, self.standard_strings = before_path, before_strings
+        elif (before_path, before_strings) != (self.search_path, self.standard_strings):
+            if _ambiguous(before_path) and not _ambiguous(self.search_path):
+                self.search_path = before_path
+            self.standard_strings = self.standard_strings and before_strings
+        self._rekey()
 
     @staticmethod
     def _single(record: AuditRecord) -> bool:
@@ -173,6 +185,13 @@ def _search_order(search_path: tuple[str, ...] | None) -> tuple[str, ...]:
     path = search_path or ()
     implicit = (*(() if "pg_temp" in path else ("pg_temp",)), *(() if "pg_catalog" in path else ("pg_catalog",)))
     return (*implicit, *(path or ("$user", "public")))
+
+
+def _ambiguous(search_path: tuple[str, ...] | None) -> bool:
+    """Whether a search path puts a schema of unknown tables before pg_catalog (catalog names are then not sure)."""
+    if search_path is None or "pg_catalog" not in search_path:
+        return False
+    return any(schema not in ("pg_temp",) for schema in search_path[: search_path.index("pg_catalog")])
 
 
 def fits(command: str, part: ParsedStatement) -> bool:

@@ -121,12 +121,15 @@ class Access:
 
 @dataclass(frozen=True, slots=True)
 class SessionChange:
-    """A change a statement makes to its session's state: a setting (`values` RESET for its default), `*` for
-    every setting (RESET ALL, DISCARD ALL), or `drop` of the relations in `values` (DROP TABLE, DISCARD TEMP: `*`).
+    """A change a statement makes to its session's state: a setting (`values` RESET for its default; `local` for
+    SET LOCAL, undone when its transaction ends), `*` for every setting (RESET ALL, DISCARD ALL), `drop` of the
+    relations in `values` (DROP TABLE, a rename; DISCARD TEMP: `*`), `uncertain` for temporary relations that may
+    not hold only rows, `new-role` for a role created or renamed, `savepoint` for ROLLBACK TO SAVEPOINT.
     """
 
     name: str
     values: tuple[str, ...] | None
+    local: bool = False
 
 
 @dataclass(slots=True)
@@ -384,7 +387,9 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
     if kind == "LockStmt":
         return ParsedStatement(tag, text, None, "lock")
     if kind == "TransactionStmt":
-        return ParsedStatement(_TRANSACTION_TAGS.get(body.get("kind", ""), kind), text, None, "not-dml")
+        savepoint = (SessionChange("savepoint", None),) if body.get("kind") == "TRANS_STMT_ROLLBACK_TO" else ()
+        return ParsedStatement(_TRANSACTION_TAGS.get(body.get("kind", ""), kind), text, None, "not-dml",
+                               session=savepoint)  # fmt: skip
     if kind == "VariableSetStmt":
         name = body.get("name")
         reset = body.get("kind") in ("VAR_RESET", "VAR_RESET_ALL")
@@ -392,7 +397,7 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
         if name is None and body.get("kind") == "VAR_RESET_ALL":
             session = (SessionChange("*", RESET),)
         elif name is not None and name.lower() in SESSION_SETTINGS:
-            session = (SessionChange(name.lower(), _set_values(body)),)
+            session = (SessionChange(name.lower(), _set_values(body), bool(body.get("is_local"))),)
         return ParsedStatement("RESET" if reset else "SET", text, None, "not-dml",
                                tamper=_tamper_setting(body, "SET"), session=session)  # fmt: skip
     if kind in ("AlterRoleSetStmt", "AlterDatabaseSetStmt", "AlterSystemStmt"):
@@ -432,6 +437,10 @@ def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
     if kind == "CreateStmt" and body.get("oncommit") == "ONCOMMIT_DROP":
         name = body["relation"]["relname"]  # gone when its transaction ends: never surely there
         return ParsedStatement(tag, text, None, "not-dml", session=(SessionChange("uncertain", (name,)),))
+    if kind in ("RenameStmt", "AlterObjectSchemaStmt") and isinstance(body.get("relation"), dict):
+        # a relation renamed or moved: its old name is no longer a temporary table's (nor surely its new one)
+        rename = (SessionChange("drop", (body["relation"]["relname"],)),)
+        return ParsedStatement(tag, text, None, "not-dml", session=rename)
     if kind == "RuleStmt":
         # a rule makes a statement on its relation do something else: a temporary one no longer only holds rows
         return ParsedStatement("CREATE RULE", text, None, "not-dml",
