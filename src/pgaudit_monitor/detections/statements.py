@@ -52,7 +52,7 @@ class _Backend:
     last_done_detected: bool = False
     prefix_identity: tuple[str | None, str | None] = field(default=(None, None))
     pid: int | None = None
-    last_record: tuple[str, int] | None = None  # (source, line after it) of its last record, for a CONTEXT entry
+    last_record: LogEntry | None = None  # the entry of its last record, for a CONTEXT entry right after it
 
 
 class StatementAssembler:
@@ -150,7 +150,7 @@ class StatementAssembler:
         named by `leader_pid` (csvlog, jsonlog, `%P`); otherwise, where the prefix shows users (so an empty one is
         a background process's), it is the backend of the same stream whose open statement has the same text.
         """
-        leader_pid = getattr(entry, "leader_pid", None)
+        leader_pid = entry.leader_pid
         candidates = reversed(self._backends.values())  # the most recently active first
         if leader_pid is not None:
             leader = next((b for b in candidates if b.pid == leader_pid and b.open is not None), None)
@@ -171,8 +171,10 @@ class StatementAssembler:
     def _context(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
         """A stderr CONTEXT entry of a RAISE right after a backend's record: that record was written by RAISE."""
         backend = self._backends.get(self._key(entry))
-        if backend is None or backend.open is None or backend.last_record != (entry.source, entry.line):
+        if backend is None or backend.open is None or (last := backend.last_record) is None:
             return
+        if (last.source, last.line + last.message.count("\n") + 1) != (entry.source, entry.line):
+            return  # not the line right after the record's last one
         current = backend.open
         record = current.records.pop()
         if not current.records:
@@ -227,13 +229,13 @@ class StatementAssembler:
         except RecordError as exc:
             done.append(Malformed(entry.source, entry.line, str(exc), entry.message[:80]))
             return
-        if getattr(entry, "context", None):  # pgAudit hides the context of its records: RAISE wrote this one
+        if entry.context:  # pgAudit hides the context of its records: RAISE wrote this one
             self._forged(entry, user, record, done)
             return
         if user is UNKNOWN_USER and self._to_leader(entry, record):
             self._backends.pop(self._key(entry), None)
             return
-        backend.last_record = (entry.source, entry.line + entry.message.count("\n") + 1)
+        backend.last_record = entry
         current = backend.open
         if current is not None and self._continues(current, record):
             current.records.append(record)

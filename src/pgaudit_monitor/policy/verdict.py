@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pgaudit_monitor.policy.accounts import ServiceAccounts
 from pgaudit_monitor.policy.builtins import BUILTIN_FUNCTIONS
@@ -77,10 +78,11 @@ class _Reading:
     """What the records of one statement say, gathered before deciding. (A plain class: a dataclass's default
     factories cost more than the rest of a simple statement's reading.)"""
 
-    __slots__ = ("app", "app_commands", "app_evidence", "named", "rules", "sensitive", "sequence", "system",
-                 "system_view", "tamper", "unresolved")  # fmt: skip
+    __slots__ = ("app", "app_commands", "app_evidence", "parts", "records", "rules", "sensitive", "sequence",
+                 "system", "tamper", "unresolved")  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None]) -> None:
+        self.records, self.parts = records, parts
         self.app: list[str] = []
         self.sensitive: list[str] = []
         self.system = False
@@ -90,8 +92,20 @@ class _Reading:
         self.unresolved: str | None = None  # the rule of a data record nobody could read (fail closed)
         self.rules: list[str] = []
         self.tamper: str | None = None
-        self.named: set[str] = set()  # relation names the texts themselves name
-        self.system_view = False  # pgAudit lists a system view among the statement's objects (pg_roles)
+
+    def under_system_view(self, relation: Relation) -> bool:
+        """Whether pgAudit lists `relation` because the statement read a system view over it (pg_roles over
+        pg_authid), and no text of the statement names it itself."""
+        if not any(
+            r.object_type == "VIEW" and r.object_name.startswith(("pg_catalog.", "information_schema."))
+            for r in self.records
+        ):
+            return False
+        for part in self.parts:
+            access = None if part is None else (part.access or part.deferred)
+            if access is not None and any(r.name == relation.name for r in access.relations):
+                return False
+        return True
 
 
 class Judge:
@@ -231,24 +245,18 @@ class Judge:
     def _read(
         self, records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None], session: Session
     ) -> _Reading:
-        reading = _Reading()
+        reading = _Reading(records, parts)
         trusted = session.texts_trusted
+        explain = False
         for part in parts:
-            if part is not None and trusted:
-                reading.tamper = reading.tamper or part.tamper or self._service_named(part)
-                if part.access is not None or part.deferred is not None:
-                    access = part.access or part.deferred
-                    reading.named.update(r.name for r in access.relations if r is not None)  # type: ignore[union-attr]
-        if not trusted:  # even a garbled text that says it changes audit settings is one
-            reading.tamper = next((p.tamper for p in parts if p is not None and p.tamper), None)
-        if self._explain_only(records, parts, trusted):
+            if part is not None:
+                # (even a garbled text that says it changes audit settings is one)
+                reading.tamper = reading.tamper or part.tamper or (self._service_named(part) if part.session else None)
+                explain = explain or part.rule == "explain-only"
+        if explain and self._explain_only(parts, trusted):
             reading.rules.append("explain-only")
             return reading
         texts_with_objects = {r.statement for r in records if r.object_name and _is_data(r)}
-        reading.system_view = any(
-            r.object_type == "VIEW" and r.object_name.startswith(("pg_catalog.", "information_schema."))
-            for r in records
-        )
         for index, (record, part) in enumerate(zip(records, parts, strict=True)):
             if not _is_data(record):
                 if part is not None and part.rule is not None:
@@ -286,8 +294,8 @@ class Judge:
         *, objects: bool = False,
     ) -> None:  # fmt: skip
         kind = self.relation_kind(relation, session)
-        if kind == "sensitive" and objects and relation.name not in reading.named and reading.system_view:
-            kind = "system"  # listed under a system view the statement read (pg_roles): not named by it
+        if kind == "sensitive" and objects and reading.under_system_view(relation):
+            kind = "system"  # listed under a system view the statement read (pg_roles), not named by it
         if kind == "app":
             if relation.qualified not in reading.app:
                 reading.app.append(relation.qualified)
@@ -323,16 +331,16 @@ class Judge:
             return part.deferred, part.rule or "no-relation"  # the executor record of an EXECUTE: its PREPARE's query
         if not fits(record.command, part):
             return part.access, "command-mismatch"  # pgAudit's tag says otherwise than our reading: fail closed
-        if any(f.lower().removeprefix("pg_catalog.") in SERVER_FILE_READERS for f in part.functions):
+        if part.functions and _reads_files(part.functions):
             return part.access, "server-file-read"  # a data file holds rows no text names
         return part.access, part.rule or "no-relation"
 
     @staticmethod
-    def _explain_only(records: Sequence[AuditRecord], parts: Sequence[ParsedStatement | None], trusted: bool) -> bool:
+    def _explain_only(parts: Sequence[ParsedStatement | None], trusted: bool) -> bool:
         """A plain EXPLAIN runs nothing, though pgAudit lists what it would read. Plain means: an EXPLAIN part
         without ANALYZE, and no record of the statement whose text is anything but that EXPLAIN or a PREPARE
         (an EXPLAIN EXECUTE's executor record carries the PREPARE's text)."""
-        if not trusted or not any(p is not None and p.rule == "explain-only" for p in parts):
+        if not trusted:
             return False
         explain = next((p for p in parts if p is not None and p.tag == "EXPLAIN" and p.rule == "explain-only"), None)
         if explain is None:
@@ -410,6 +418,12 @@ def _shown_text(records: Sequence[AuditRecord], parts: Sequence[ParsedStatement 
                 return part.text or record.statement
             return record.statement
     return ""
+
+
+@lru_cache(maxsize=4096)
+def _reads_files(functions: tuple[str, ...]) -> bool:
+    """Whether a statement calls a function that reads server files (asked per record: answered once per set)."""
+    return any(f.lower().removeprefix("pg_catalog.") in SERVER_FILE_READERS for f in functions)
 
 
 def _builtin(name: str) -> bool:
