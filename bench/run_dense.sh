@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 size_mb=${BENCH_SIZE_MB:-256}
 runs=${BENCH_RUNS:-5}
 out=bench/out
-python=${PYTHONPATH_PYTHON:-.venv/bin/python}
+python=${PYTHON:-.venv/bin/python}
 monitor=${PGAUDIT_MONITOR:-.venv/bin/pgaudit-monitor}
 mkdir -p "$out"
 

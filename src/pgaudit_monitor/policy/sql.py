@@ -313,12 +313,16 @@ def _set_config(call: dict[str, Any]) -> tuple[str | None, SessionChange | None]
     return tamper, change
 
 
+_SCANNED = frozenset({"ExplainStmt", "PrepareStmt", "CreateTableAsStmt", "DeclareCursorStmt", "SelectStmt", "CallStmt",
+                      "CopyStmt", "TruncateStmt", *_DML_NODES})  # fmt: skip
+"""Statements whose whole tree is read for the functions they call (and, for some, what they access)."""
+
+
 def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
     kind = next(iter(node))
-    parsed = _kind_statement(node, text)
-    if kind in ("ExplainStmt", "PrepareStmt", "CreateTableAsStmt", "DeclareCursorStmt", "SelectStmt", "CallStmt",
-                *_DML_NODES):  # fmt: skip
-        scan = _scan(node)
+    scan = _scan(node) if kind in _SCANNED else None  # one walk of the tree, for the access and the calls
+    parsed = _kind_statement(node, text, scan)
+    if scan is not None:
         tampers, changes = [], []
         for call in scan.calls:
             name = ".".join(_strings(call.get("funcname", ()))).lower().removeprefix("pg_catalog.")
@@ -334,17 +338,18 @@ def _statement(node: dict[str, Any], text: str) -> ParsedStatement:
     return parsed
 
 
-def _kind_statement(node: dict[str, Any], text: str) -> ParsedStatement:
+def _kind_statement(node: dict[str, Any], text: str, scan: _Scan | None) -> ParsedStatement:
     kind, body = next(iter(node.items()))
     tag = _TAGS.get(kind, kind)
     if kind == "SelectStmt":
-        access = _access(_scan(node), "SELECT")
+        access = _access(scan or _scan(node), "SELECT")
         return ParsedStatement(tag, text, access, None if access else "no-relation")
     if kind in _DML_NODES:
-        return ParsedStatement(tag, text, _access(_scan(node), _DML_NODES[kind]), tamper=_catalog_write(body, tag))
+        access = _access(scan or _scan(node), _DML_NODES[kind])
+        return ParsedStatement(tag, text, access, tamper=_catalog_write(body, tag))
     if kind in ("CopyStmt", "TruncateStmt"):
         command = "COPY" if kind == "CopyStmt" else "TRUNCATE"
-        access = _access(_scan(node), command)
+        access = _access(scan or _scan(node), command)
         # COPY (query) TO: pgAudit writes the query's tag on the executor's record
         inner_tag = _statement(body["query"], text).tag if body.get("query") else None
         if kind == "CopyStmt" and body.get("is_program"):

@@ -462,6 +462,9 @@ def _first_rule(rules: list[str]) -> str:
 
 def split_qualified(name: str) -> tuple[str | None, str]:
     """Split pgAudit's `schema.relation` (identifiers double-quoted where needed) into its two names."""
+    if '"' not in name:  # the common name: no quoted identifier, every dot a separator
+        schema, dot, relation = name.rpartition(".")
+        return (schema.rpartition(".")[2] if dot else None), relation
     parts: list[str] = []
     current: list[str] = []
     quoted = False
