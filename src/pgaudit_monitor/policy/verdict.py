@@ -1,17 +1,17 @@
-"""Judge one statement: is it a human's DML on application data, a human reading sensitive catalogs, or neither?
+"""Judge one statement: a human's DML on application data, a read of sensitive catalogs, tampering with the audit
+trail, or none of these?
 
 A statement reaches here as its pgAudit records (all sharing one statement id in one backend: substatements of
-functions and triggers, one record per relation with log_relation on). The policy looks at:
+functions and triggers, one record per relation with log_relation on), with its backend's Session (policy.session:
+what the backend's earlier statements changed, and the multi-statement cursor). The policy looks at:
 
-1. who: a service account's statement is excluded, nothing else is (an unknown user is a human);
-2. what each record does to rows, read from its text by PostgreSQL's grammar (policy.sql). A record of an
-   EXECUTE carries its PREPARE's text; a record of one part of a multi-statement string carries the whole string,
-   and is matched to its part by command tag, in order;
-3. which relations: pgAudit's own OBJECT_NAME when log_relation is on (resolved by the server, search_path and
-   all), otherwise the names in the text, an unqualified catalog name being the catalog's.
-
-Fail closed: a READ or WRITE record whose text cannot be parsed, or is missing, counts as application DML unless
-pgAudit's own fields show it touched only system relations.
+1. tampering, first and whoever did it: a change of what pgAudit records or of where the log goes (policy.sql
+   reads it from the grammar; policy.catalog lists the settings);
+2. who: a service account's statement is excluded, nothing else is (an unknown user is a human);
+3. what rows the READ and WRITE records touched, by evidence in this order (`Verdict.evidence`): pgAudit's own
+   OBJECT_NAME when log_relation is on (the server resolved the names); else the record's own text, read by
+   PostgreSQL's grammar and its names resolved as the session would; else nothing can tell, and the record
+   counts as application DML (fail closed). A record without text never borrows another's.
 """
 
 from __future__ import annotations
