@@ -8,6 +8,10 @@ backend writes a record with another statement id, disconnects, or the input end
 A backend is its session id where the log has one (csvlog, jsonlog, %c), otherwise its pid, renewed when the pid
 is reused: a `connection received` entry for that pid, a change of user or database, or statement ids that go
 back. Where the prefix has no user, the `connection authorized` entry of the backend names it.
+
+Two kinds of records are not their backend's own statement: a parallel worker's (pgAudit logs each worker's
+execution with an empty user and a statement id of its own), given to its leader's open statement; and a record
+that RAISE wrote (it has a CONTEXT, which pgAudit hides), reported as tampering and kept out of the backend's state.
 """
 
 from __future__ import annotations

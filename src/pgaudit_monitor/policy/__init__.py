@@ -2,10 +2,12 @@
 
 from pgaudit_monitor.policy.accounts import BUILTIN_SERVICE_ACCOUNTS, UNKNOWN_USER, ServiceAccounts
 from pgaudit_monitor.policy.sql import Access, ParsedStatement, Relation, SqlAnalyzer
-from pgaudit_monitor.policy.verdict import APP_DML, SENSITIVE_CATALOG, Judge, Policy, Verdict
+from pgaudit_monitor.policy.session import Session
+from pgaudit_monitor.policy.verdict import APP_DML, AUDIT_TAMPER, SENSITIVE_CATALOG, Judge, Policy, Verdict
 
 __all__ = [
     "APP_DML",
+    "AUDIT_TAMPER",
     "BUILTIN_SERVICE_ACCOUNTS",
     "SENSITIVE_CATALOG",
     "UNKNOWN_USER",
@@ -15,6 +17,7 @@ __all__ = [
     "Policy",
     "Relation",
     "ServiceAccounts",
+    "Session",
     "SqlAnalyzer",
     "Verdict",
 ]
