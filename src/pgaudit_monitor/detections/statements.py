@@ -180,10 +180,10 @@ class StatementAssembler:
         if (last.source, last.line + last.message.count("\n") + 1) != (entry.source, entry.line):
             return  # not the line right after the record's last one
         current = backend.open
-        record = current.records.pop()
+        record = current.records.pop()  # the record of `last`: a backend's records are appended in log order
         if not current.records:
             backend.open = None
-        self._forged(current.first if current.records else entry, current.user, record, done)
+        self._forged(last, current.user, record, done)  # reported where the forged line is
 
     def _forged(self, entry: LogEntry, user: str, record: AuditRecord, done: list[Outcome | Malformed]) -> None:
         """Report a record RAISE wrote as tampering; it moves nothing in its backend's state."""
