@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.policy.verdict import APP_DML, Verdict
@@ -57,3 +58,25 @@ def test_json_lines_go_to_the_byte_stream_in_utf8_after_the_text_written_before(
     first, line = raw.getvalue().decode("utf-8").splitlines()
     assert first == "written first"
     assert json.loads(line)["statement"] == "UPDATE accounts SET note = 'é' WHERE id = 1"
+
+
+def test_a_detection_is_exactly_one_line_in_every_output(tmp_path: Path) -> None:
+    # U+2028, U+2029 and U+0085 are valid raw in JSON, but splitlines() and many log shippers end a line there;
+    # a lone surrogate (a jsonlog `\ud800` escape) made the watcher's journal raise and the watcher stop for good.
+    from pgaudit_monitor.aws.monitor import emit
+    from pgaudit_monitor.watch.journal import Journal
+
+    for statement in ("UPDATE accounts SET note = 'a\u2028b\u2029c\x85d' WHERE id = 1",
+                      "SELECT '\ud800' FROM accounts /* \u2028 */"):  # fmt: skip
+        outcome = _outcome(statement)
+        journal = Journal(str(tmp_path / "detections.jsonl"))
+        journal.append([outcome.to_dict()])
+        journal.close()
+        written = (tmp_path / "detections.jsonl").read_bytes()
+        lambda_log = io.StringIO()
+        emit(outcome.to_dict(), lambda_log)
+        for line in (json_line(outcome), written, lambda_log.getvalue().encode("utf-8")):
+            assert len(line.decode("utf-8").splitlines()) == 1, line
+            assert line.endswith(b"\n")
+            assert json.loads(line)["statement"] == statement
+        (tmp_path / "detections.jsonl").unlink()

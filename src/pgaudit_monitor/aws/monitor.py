@@ -7,7 +7,6 @@ row limit), judge, publish the metrics, notify, and only then move the checkpoin
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -19,7 +18,7 @@ from pgaudit_monitor.aws.checkpoint import Checkpoint
 from pgaudit_monitor.aws.insights import ROW_LIMIT, Fetch, InsightsRunner, build_query
 from pgaudit_monitor.aws.windows import Span, iso, last_due_end, parse_time, plan
 from pgaudit_monitor.config import ConfigError, Settings, load_settings
-from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.detections.model import Outcome, json_line
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.pipeline import Pipeline
@@ -111,7 +110,7 @@ class MonitorConfig:
 def emit(record: dict[str, Any], out: TextIO | None = None) -> None:
     """One JSON object per line on stdout: what Lambda writes to the function's log group."""
     stream = out or sys.stdout
-    stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    stream.write(json_line(record).decode("utf-8"))  # valid UTF-8 whatever the log held (a lone surrogate escaped)
     stream.flush()
 
 

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from pgaudit_monitor.policy.verdict import Verdict
+
+# U+2028, U+2029 and U+0085 in UTF-8: JSON allows them raw, but every reader that splits on Unicode line ends
+# (Python's splitlines, many log shippers) would cut a detection in two there. Inside a JSON string, which is the
+# only place they can be, their escapes mean the same.
+_LINE_ENDS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
+
+
+def json_line(fields: dict[str, Any]) -> bytes:
+    """One detection (or any record of the pipeline) as exactly one LF-terminated line of compact JSON in UTF-8:
+    what scan's JSON lines, the watcher's journal and the Lambda's log all write.
+
+    orjson writes it in a fifteenth of the standard library's time, which a scan of a large log pays once per
+    detection; it refuses what is not valid Unicode (a lone surrogate from a jsonlog `\\ud800` escape, a log line's
+    own bytes), which the standard library then writes as an escape: never an exception, whatever the log held.
+    """
+    try:
+        line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
+    except (orjson.JSONEncodeError, TypeError):
+        line = json.dumps(fields, separators=(",", ":"), default=str).encode() + b"\n"
+    if b"\xe2\x80" in line or b"\xc2\x85" in line:
+        for raw, escaped in _LINE_ENDS:
+            line = line.replace(raw, escaped)
+    return line
 
 
 @dataclass(slots=True)

@@ -7,10 +7,11 @@ detections it will count again, so the file is cut back to the stored size first
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from typing import Any
+
+from pgaudit_monitor.detections.model import json_line
 
 
 class Journal:
@@ -30,7 +31,7 @@ class Journal:
 
     def append(self, detections: Iterable[dict[str, Any]]) -> int:
         """Write detections, flush them to the OS; the new size, to be committed with them."""
-        data = b"".join(json.dumps(d, ensure_ascii=False).encode() + b"\n" for d in detections)
+        data = b"".join(json_line(d) for d in detections)  # never raises: a log line cannot stop the watcher
         if data:
             self._handle.write(data)
             self._handle.flush()
