@@ -38,17 +38,14 @@ RAISE_CONTEXT = b" at RAISE"
 inline_code_block line 1 at RAISE`). pgAudit hides the context of its records, so a record with this context was
 raised, not audited: in stderr, where CONTEXT is an entry of its own, readers look for it too."""
 
-AUDIT_SETTING_WORDS: tuple[bytes, ...] = (b"pgaudit", b"log_", b"logging", b"preload", b"set_config", b"reset", b"u&")
-"""Words one of which (in any case) every statement that changes what is audited or logged contains: policy.catalog's
-AUDIT_SETTINGS (`log_` covers log_* and syslog_*), `pgaudit.*`, set_config, `ALTER ... RESET
-ALL`, and `U&` for a name spelled in escapes. A service
-account's record holding one is never dropped unread: changing the audit trail is reported whoever does it, and the
-policy decides (a test holds the two lists together)."""
-
 
 def may_change_auditing(data: bytes) -> bool:
-    """Whether a message holds one of AUDIT_SETTING_WORDS. A lowered copy and a few literal searches: a tenth of
-    a case-insensitive pattern's time, and it runs on every service account's record."""
+    """Whether a message holds, in any case, a word that every statement changing what is audited or logged
+    contains: `pgaudit`, `log_` (policy.catalog's AUDIT_SETTINGS: log_* and syslog_*), `logging`, `preload`,
+    `set_config`, `reset` (`ALTER ... RESET ALL`), `u&` (a name spelled in escapes). A service account's record
+    holding one is never dropped unread: changing the audit trail is reported whoever does it, and the policy
+    decides (a test holds these words and the policy's settings together). A lowered copy and a few literal
+    searches: a tenth of a case-insensitive pattern's time, and it runs on every service account's record."""
     low = data.lower()  # (the words spelled out: a generator over them costs as much as the searches)
     return (b"pgaudit" in low or b"log_" in low or b"logging" in low or b"preload" in low or b"set_config" in low
             or b"reset" in low or b"u&" in low)  # fmt: skip

@@ -40,7 +40,6 @@ class Session:
 
     search_path: tuple[str, ...] | None = None  # None: the default; ("?",): set to something the log does not show
     standard_strings: bool = True  # standard_conforming_strings
-    role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION, for the record
     temp: dict[str, bool] = field(default_factory=dict)  # temporary relation -> whether it surely exists
     in_block: bool = False  # inside BEGIN ... COMMIT
     before_block: tuple[tuple[str, ...] | None, bool] = (None, True)  # search_path and strings when BEGIN ran
@@ -162,7 +161,7 @@ class Session:
                 for name in change.values or ():
                     self.temp.pop(name, None)
         elif change.name == "*":
-            self.search_path, self.standard_strings, self.role = None, True, None
+            self.search_path, self.standard_strings = None, True
         elif change.name == "search_path":
             values = change.values
             # `SET search_path = a, b` gives two values, set_config('search_path', 'a, b') one: the server splits it
@@ -170,8 +169,6 @@ class Session:
             self.search_path = None if values is RESET else (UNKNOWN_PATH if "?" in names else tuple(names))
         elif change.name == "standard_conforming_strings":
             self.standard_strings = change.values is RESET or (change.values or ("on",))[0].lower() not in _FALSE
-        elif change.name in ("role", "session_authorization"):
-            self.role = None if change.values is RESET else (change.values or ("?",))[0]
         self._rekey()
 
     def _rekey(self) -> None:

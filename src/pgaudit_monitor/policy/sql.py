@@ -92,7 +92,7 @@ KNOWN_TAGS: frozenset[str] = frozenset(
 )  # fmt: skip
 """The command tags this module gives parts (a kind not listed keeps its node name)."""
 _FALSE_WORDS = frozenset({"false", "off", "0", "no"})
-SESSION_SETTINGS = frozenset({"search_path", "standard_conforming_strings", "role", "session_authorization"})
+SESSION_SETTINGS = frozenset({"search_path", "standard_conforming_strings"})
 """Settings whose value changes how the server reads a later statement of the session (policy.session)."""
 RESET = None
 """A setting's value after RESET or SET ... TO DEFAULT: the session's default, which the log does not show."""
