@@ -45,8 +45,9 @@ from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.entries.reader import read_file
+from pgaudit_monitor.errors import RecordError
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, parse_record
+from pgaudit_monitor.records.pgaudit import AuditRecord, is_audit_message, parse_record
 from pgserver import AURORA_PREFIX, PG_BINDIR, PgServer
 
 SETUP_FILE = "test_setup"

@@ -19,10 +19,11 @@ from pgaudit_monitor.background import MIN_BACKGROUND_BYTES, _worth_a_process, r
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, POSTGRES_DEFAULT_PREFIX, compile_prefix
-from pgaudit_monitor.entries.reader import InputError, read_file
+from pgaudit_monitor.entries.reader import read_file
+from pgaudit_monitor.errors import InputError, RecordError
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.policy.accounts import ServiceAccounts
-from pgaudit_monitor.records.pgaudit import RecordError, is_audit_message, parse_record
+from pgaudit_monitor.records.pgaudit import is_audit_message, parse_record
 from workload import SERVICE_ACCOUNTS, expected_detections, in_log_order
 
 pytestmark = pytest.mark.postgres

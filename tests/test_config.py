@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_monitor.config import ConfigError, load_settings
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.errors import ConfigError
 
 
 def test_defaults() -> None:

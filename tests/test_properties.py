@@ -27,15 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from captures import CAPTURES, DATA, RICH_PREFIX
-from pgaudit_monitor.entries import (
-    AURORA_PREFIX,
-    LogEntry,
-    LogFormat,
-    Malformed,
-    PrefixError,
-    compile_prefix,
-    sniff_format,
-)
+from pgaudit_monitor.entries import AURORA_PREFIX, LogEntry, LogFormat, Malformed, compile_prefix, sniff_format
 from pgaudit_monitor.entries.formats import parse_csvlog, parse_jsonlog, parse_stderr
 from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES
 from pgaudit_monitor.entries.splitting import (
@@ -46,8 +38,9 @@ from pgaudit_monitor.entries.splitting import (
     RawEntry,
     _RareNeedles,
 )
+from pgaudit_monitor.errors import PrefixError, RecordError
 from pgaudit_monitor.policy import ParsedStatement, SqlAnalyzer
-from pgaudit_monitor.records import AuditRecord, RecordError, parse_record
+from pgaudit_monitor.records import AuditRecord, parse_record
 from pgaudit_monitor.records.pgaudit import _parse_fields
 
 LOG_FIELDS = frozenset(

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from pgaudit_monitor.entries import LogEntry, compile_prefix, read_file
-from pgaudit_monitor.records import AuditRecord, RecordError, is_audit_message, parse_record
+from pgaudit_monitor.errors import RecordError
+from pgaudit_monitor.records import AuditRecord, is_audit_message, parse_record
 
 DATA = Path(__file__).parent / "data" / "prefixes"
 NOT_LOGGED = "<not logged>"

@@ -7,9 +7,10 @@ import socket
 
 import pytest
 
+from pgaudit_monitor.errors import DeliveryError, WebhookConfigError
 from pgaudit_monitor.sinks.alert import Notification
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
-from pgaudit_monitor.sinks.webhook import DeliveryError, WebhookConfig, WebhookConfigError, build_request
+from pgaudit_monitor.sinks.webhook import WebhookConfig, build_request
 from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState
 from pgaudit_monitor.watch.outbox import Backoff
 

@@ -28,8 +28,9 @@ from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.reader import STDIN, InputError, SkipUser, read_fields, read_file
-from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, record_fields
+from pgaudit_monitor.entries.reader import STDIN, SkipUser, read_fields, read_file
+from pgaudit_monitor.errors import InputError, RecordError
+from pgaudit_monitor.records.pgaudit import AuditRecord, is_audit_message, record_fields
 
 MIN_BACKGROUND_BYTES = 32 << 20
 """Below this size a second process costs more than it saves."""

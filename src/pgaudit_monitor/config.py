@@ -19,17 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pgaudit_monitor.entries.prefix import AURORA_PREFIX, PrefixError, compile_prefix
+from pgaudit_monitor.entries.prefix import AURORA_PREFIX, compile_prefix
+from pgaudit_monitor.errors import ConfigError, PrefixError
 from pgaudit_monitor.policy.accounts import BUILTIN_SERVICE_ACCOUNTS, ServiceAccounts
 from pgaudit_monitor.policy.catalog import DEFAULT_SENSITIVE_CATALOGS
 from pgaudit_monitor.policy.verdict import Policy
 
 CONFIG_ENV = "PGAUDIT_MONITOR_CONFIG"
 _KEYS = {"service_accounts", "builtin_service_accounts", "log_line_prefix", "sensitive_catalogs"}
-
-
-class ConfigError(ValueError):
-    """A setting that is missing, of the wrong type, or not understood; the message names where it came from."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pgaudit_monitor.aws.windows import iso, parse_time
-
-
-class CheckpointError(RuntimeError):
-    """The parameter holds something that is not a time: a person must look, the monitor will not guess."""
+from pgaudit_monitor.errors import CheckpointError
 
 
 class Checkpoint:

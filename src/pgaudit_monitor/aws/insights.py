@@ -19,6 +19,7 @@ from typing import Any
 from pgaudit_monitor.aws.windows import Span, split
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, AUTHORIZED_HEAD, RAISE_CONTEXT
+from pgaudit_monitor.errors import QueryError
 
 ROW_LIMIT = 10_000
 """The most rows one Logs Insights query returns."""
@@ -101,10 +102,6 @@ class Row:
     stream: str
     message: str
     ingestion: int | None = None
-
-
-class QueryError(RuntimeError):
-    """A query that failed, was cancelled, timed out, or did not finish before the run's deadline."""
 
 
 @dataclass

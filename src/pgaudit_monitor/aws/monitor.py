@@ -17,10 +17,11 @@ from typing import Any, TextIO
 from pgaudit_monitor.aws.checkpoint import Checkpoint
 from pgaudit_monitor.aws.insights import ROW_LIMIT, Fetch, InsightsRunner, build_query
 from pgaudit_monitor.aws.windows import Span, iso, last_due_end, parse_time, plan
-from pgaudit_monitor.config import ConfigError, Settings, load_settings
+from pgaudit_monitor.config import Settings, load_settings
 from pgaudit_monitor.detections.model import Outcome, json_line
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
+from pgaudit_monitor.errors import ConfigError
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.metric import CANARY, DETECTIONS, ERRORS, RECORDS, TRUNCATED, MetricSink
 from pgaudit_monitor.sinks.sns_detail import DetailNotifier

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-EXIT_CONNECT = 3
-EXIT_PERMISSION = 4
-
-
-class DatabaseError(Exception):
-    """A failure to talk to the server, with a one-line message and the exit code that tells it apart."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_CONNECT) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+from pgaudit_monitor.errors import DatabaseError, ExitCode
 
 
 def _first_line(exc: BaseException) -> str:
@@ -29,7 +20,7 @@ def connect(dsn: str | None, *, dbname: str | None = None, user: str | None = No
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - the `db` extra is missing
-        raise DatabaseError("psycopg is not installed: pip install 'pgaudit-monitor[db]'", 2) from exc
+        raise DatabaseError("psycopg is not installed: pip install 'pgaudit-monitor[db]'", ExitCode.USAGE) from exc
     params: dict[str, Any] = {"connect_timeout": 10, "autocommit": autocommit, "application_name": "pgaudit-monitor"}
     if dbname:
         params["dbname"] = dbname
@@ -40,8 +31,8 @@ def connect(dsn: str | None, *, dbname: str | None = None, user: str | None = No
     except psycopg.OperationalError as exc:
         raise DatabaseError(f"cannot connect: {_first_line(exc)}") from exc
     except psycopg.ProgrammingError as exc:  # a malformed DSN
-        raise DatabaseError(f"invalid connection string: {_first_line(exc)}", 2) from exc
+        raise DatabaseError(f"invalid connection string: {_first_line(exc)}", ExitCode.USAGE) from exc
 
 
 def permission_error(exc: BaseException, what: str) -> DatabaseError:
-    return DatabaseError(f"permission denied reading {what}: {_first_line(exc)}", EXIT_PERMISSION)
+    return DatabaseError(f"permission denied reading {what}: {_first_line(exc)}", ExitCode.PERMISSION)

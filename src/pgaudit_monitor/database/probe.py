@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from pgaudit_monitor.entries.model import LogEntry
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.reader import make_parser, read_events, sniff_format
-from pgaudit_monitor.records.pgaudit import RecordError, is_audit_message, parse_record
+from pgaudit_monitor.errors import RecordError
+from pgaudit_monitor.records.pgaudit import is_audit_message, parse_record
 
 PROBE_TEXT = "pgaudit-monitor probe"
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgaudit_monitor.database.connection import DatabaseError, permission_error
+from pgaudit_monitor.database.connection import permission_error
+from pgaudit_monitor.errors import DatabaseError
 
 SETTINGS = (
     "shared_preload_libraries",

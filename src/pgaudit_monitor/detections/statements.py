@@ -26,10 +26,11 @@ from typing import Any
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.splitting import may_change_auditing
+from pgaudit_monitor.errors import RecordError
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
 from pgaudit_monitor.policy.session import Session
 from pgaudit_monitor.policy.verdict import Judge
-from pgaudit_monitor.records.pgaudit import AuditRecord, RecordError, is_audit_message, parse_record
+from pgaudit_monitor.records.pgaudit import AuditRecord, is_audit_message, parse_record
 
 _AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
 _RAISE_CONTEXT = re.compile(r"PL/pgSQL function .* at RAISE\s*$", re.DOTALL)

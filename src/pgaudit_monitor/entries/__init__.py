@@ -6,10 +6,10 @@ from pgaudit_monitor.entries.prefix import (
     DEBIAN_PREFIX,
     POSTGRES_DEFAULT_PREFIX,
     CompiledPrefix,
-    PrefixError,
     compile_prefix,
 )
-from pgaudit_monitor.entries.reader import InputError, LogFormat, read_events, read_file, sniff_format
+from pgaudit_monitor.entries.reader import LogFormat, read_events, read_file, sniff_format
+from pgaudit_monitor.errors import InputError, PrefixError
 
 __all__ = [
     "AURORA_PREFIX",

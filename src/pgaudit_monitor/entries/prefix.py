@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pgaudit_monitor.errors import PrefixError
+
 # Named constants for the prefixes the field meets most, shared by the code and the tests.
 AURORA_PREFIX = "%t:%r:%u@%d:[%p]:"
 """Aurora and RDS for PostgreSQL: fixed, not changeable in the parameter group."""
@@ -60,10 +62,6 @@ _SEVERITY_BYTES = rb"(?P<level>(?:\w|[\x80-\xff])+):  "
 # Fields whose text a client chooses (a role, a database, an application name): written raw, they can hold a
 # newline or what looks like the rest of a prefix.
 _FREE_TEXT = frozenset("uda")
-
-
-class PrefixError(ValueError):
-    """A log_line_prefix the compiler does not understand."""
 
 
 @dataclass(frozen=True)

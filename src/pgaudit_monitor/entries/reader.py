@@ -34,6 +34,7 @@ from pgaudit_monitor.entries.splitting import (
     EntrySplitter,
     RawEntry,
 )
+from pgaudit_monitor.errors import InputError
 
 BLOCK_SIZE = 4 << 20
 DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
@@ -81,10 +82,6 @@ def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> tuple[bytes, ...]:
     last statement at once and frees its state (memory stays flat on a log of any size).
     """
     return PIPELINE_NEEDLES[fmt.value]
-
-
-class InputError(OSError):
-    """A log that cannot be opened or read at all (as opposed to one with malformed entries)."""
 
 
 def _open(path: str) -> BinaryIO:

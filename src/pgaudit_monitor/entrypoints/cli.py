@@ -1,7 +1,7 @@
 """The `pgaudit-monitor` command. Each subcommand lives in its own module; this file only wires them up.
 
-Exit codes, for every subcommand: 0 nothing to report, 1 something reported, 2 bad usage or unreadable input;
-the database commands add 3 (cannot connect) and 4 (permission denied).
+Exit codes: see pgaudit_monitor.errors. A command returns its code; an error it does not handle itself reaches
+`main`, which prints its one-line message and exits with the error's code.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from pgaudit_monitor import __version__
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+from pgaudit_monitor.errors import ExitCode, MonitorError
 
 MODULES = ("scan", "database", "watch", "triage")
 """The modules of pgaudit_monitor.entrypoints that define the commands, in the order `--help` lists them."""
@@ -74,11 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
+    except MonitorError as exc:
+        print(f"pgaudit-monitor {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # `pgaudit-monitor scan ... | head`: the reader left, nothing is wrong
         sys.stderr.close()
-        return EXIT_OK
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

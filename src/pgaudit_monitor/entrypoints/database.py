@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pgaudit_monitor.config import ConfigError, Settings, load_settings
+from pgaudit_monitor.config import Settings, load_settings
 from pgaudit_monitor.database.checks import (
     Finding,
     Status,
@@ -22,7 +22,7 @@ from pgaudit_monitor.database.checks import (
     healthy,
     quote_ident,
 )
-from pgaudit_monitor.database.connection import EXIT_CONNECT, EXIT_PERMISSION, DatabaseError, connect
+from pgaudit_monitor.database.connection import connect
 from pgaudit_monitor.database.probe import (
     CloudWatchLogSource,
     FileLogSource,
@@ -32,9 +32,8 @@ from pgaudit_monitor.database.probe import (
     wait_for,
 )
 from pgaudit_monitor.database.snapshot import ServerSnapshot, take_snapshot
-from pgaudit_monitor.entries.prefix import AURORA_PREFIX, PrefixError, compile_prefix
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+from pgaudit_monitor.entries.prefix import AURORA_PREFIX, compile_prefix
+from pgaudit_monitor.errors import ExitCode, PrefixError
 
 CONNECTION_HELP = "libpq connection string or URI (default: the PGHOST, PGPORT, PGUSER, PGDATABASE... variables)"
 EXIT_EPILOG = "Exit codes: 0 healthy, 1 problems found, 2 bad usage, 3 cannot connect, 4 permission denied."
@@ -184,7 +183,8 @@ def _print_findings(findings: list[Finding], as_json: bool, extra: dict[str, Any
 
 # -- commands ----------------------------------------------------------------------------------------------------
 def _reports_errors(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn configuration and database errors into one line on stderr and their exit code, never a traceback."""
+    """Turn psycopg's own errors (a permission refused, the server gone mid-way) into one line on stderr and their
+    exit code, never a traceback; the monitor's errors are reported by the CLI's main."""
 
     @functools.wraps(run)
     def wrapped(args: argparse.Namespace) -> int:
@@ -192,14 +192,10 @@ def _reports_errors(run: Callable[[argparse.Namespace], int]) -> Callable[[argpa
 
         try:
             return run(args)
-        except ConfigError as exc:
-            return _fail(args.command, str(exc), EXIT_USAGE)
-        except DatabaseError as exc:
-            return _fail(args.command, str(exc), exc.exit_code)
         except psycopg.errors.InsufficientPrivilege as exc:
-            return _fail(args.command, f"permission denied: {str(exc).splitlines()[0]}", EXIT_PERMISSION)
+            return _fail(args.command, f"permission denied: {str(exc).splitlines()[0]}", ExitCode.PERMISSION)
         except psycopg.Error as exc:  # the server went away mid-way, a statement failed: one line, not a traceback
-            return _fail(args.command, (str(exc).strip() or type(exc).__name__).splitlines()[0], EXIT_CONNECT)
+            return _fail(args.command, (str(exc).strip() or type(exc).__name__).splitlines()[0], ExitCode.CONNECT)
 
     return wrapped
 
@@ -218,7 +214,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         findings = check_all(snapshot, settings.policy().service_accounts)
         findings.append(_probe_finding(args, conn, snapshot))
     _print_findings(findings, args.format == "json", {"server_version_num": snapshot.version_num})
-    return EXIT_OK if healthy(findings) else EXIT_FOUND
+    return ExitCode.OK if healthy(findings) else ExitCode.FOUND
 
 
 @_reports_errors
@@ -232,13 +228,13 @@ def run_probe(args: argparse.Namespace) -> int:
         send_probe(conn, marker, elevate=False)
     print(f"sent: {marker}")
     if source is None:
-        return EXIT_OK
+        return ExitCode.OK
     timeout = _probe_timeout(args)
     outcome = wait_for(source, marker, timeout)
     if outcome.found:
         print(f"found in {source.describe()} after {outcome.waited:.1f}s")
-        return EXIT_OK
-    return _fail("probe", f"not found in {source.describe()} within {timeout:g}s: pgAudit logs nothing", EXIT_FOUND)
+        return ExitCode.OK
+    return _fail("probe", f"not found in {source.describe()} within {timeout:g}s: pgAudit logs nothing", ExitCode.FOUND)
 
 
 @_reports_errors
@@ -255,7 +251,7 @@ def run_coverage(args: argparse.Namespace) -> int:
     else:
         for f in gaps:
             print(f"{f.status.value.upper():<5} {f.summary}\n      fix: {f.fix}")
-    return EXIT_FOUND if gaps else EXIT_OK
+    return ExitCode.FOUND if gaps else ExitCode.OK
 
 
 @_reports_errors
@@ -263,13 +259,13 @@ def run_set_role(args: argparse.Namespace) -> int:
     statement = f"ALTER ROLE {quote_ident(args.role)} SET pgaudit.log TO '{args.pgaudit_log}';"
     if args.dry_run:
         print(statement)
-        return EXIT_OK
+        return ExitCode.OK
     import psycopg
 
     with connect(args.dsn) as conn:
         try:
             conn.execute(statement)
         except psycopg.errors.UndefinedObject as exc:
-            return _fail(args.command, str(exc).splitlines()[0], EXIT_USAGE)
+            return _fail(args.command, str(exc).splitlines()[0], ExitCode.USAGE)
     print(statement)
-    return EXIT_OK
+    return ExitCode.OK

@@ -8,12 +8,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pgaudit_monitor.config import ConfigError, load_settings
-from pgaudit_monitor.entries.reader import STDIN, InputError
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.entries.reader import STDIN
+from pgaudit_monitor.errors import ExitCode, InputError
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.console import ScanReport
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 DESCRIPTION = """\
 Read PostgreSQL logs (stderr format with any log_line_prefix, csvlog or jsonlog; plain or gzip; '-' or
@@ -48,13 +47,7 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(
-            args.config, service_accounts=args.service_accounts, log_line_prefix=args.log_line_prefix
-        )
-    except ConfigError as exc:
-        print(f"pgaudit-monitor scan: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    settings = load_settings(args.config, service_accounts=args.service_accounts, log_line_prefix=args.log_line_prefix)
     pipeline = Pipeline(settings, report_excluded=args.explain)
     # Everything built so far (modules, the parser, the policy) lives as long as the process: the collector need
     # not walk it again and again while a large log is read.
@@ -79,5 +72,5 @@ def run(args: argparse.Namespace) -> int:
     if unreadable < len(files):  # an empty table would say "nothing found" about logs nobody read
         report.finish()
     if unreadable:
-        return EXIT_USAGE
-    return EXIT_FOUND if report.found else EXIT_OK
+        return ExitCode.USAGE
+    return ExitCode.FOUND if report.found else ExitCode.OK

@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pgaudit_monitor.aws.windows import parse_time
-from pgaudit_monitor.config import ConfigError, load_settings
+from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.prefix import compile_prefix
+from pgaudit_monitor.errors import ConfigError, ExitCode
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.console import ScanReport
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 DESCRIPTION = """\
 Fetch the pgAudit records logged around TIME (the alarm's time) from a CloudWatch Logs log group and print every
@@ -66,16 +65,16 @@ def run(args: argparse.Namespace) -> int:
         at = parse_time(args.at)
     except (ConfigError, ValueError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.minutes < 1:
         print(f"{name}: --minutes must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
         print(f"{name}: needs boto3: pip install 'pgaudit-monitor[aws]'", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     logs = boto3.client("logs", region_name=args.region) if args.region else boto3.client("logs")
     # pgAudit records only, where each names its user; with a prefix without the user, connection entries too
     pattern = '"AUDIT: "' if compile_prefix(settings.log_line_prefix).has_user else None
@@ -87,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
             report.take(item)
     except (BotoCoreError, ClientError) as exc:
         print(f"{name}: {args.log_group}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     finally:
         report.flush()  # the detections found before an error are printed all the same
     report.finish()
-    return EXIT_FOUND if report.found else EXIT_OK
+    return ExitCode.FOUND if report.found else ExitCode.OK

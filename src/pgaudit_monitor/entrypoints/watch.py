@@ -18,18 +18,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pgaudit_monitor.config import ConfigError, load_settings
+from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.errors import ConfigError, ExitCode
 from pgaudit_monitor.sinks.alert import describe
 from pgaudit_monitor.sinks.console import ConsoleNotifier
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
-from pgaudit_monitor.sinks.webhook import SHAPES, WebhookConfig, WebhookConfigError, WebhookSink
+from pgaudit_monitor.sinks.webhook import SHAPES, WebhookConfig, WebhookSink
 from pgaudit_monitor.watch.alarm import AlarmRule
 from pgaudit_monitor.watch.follower import FollowOptions
 from pgaudit_monitor.watch.outbox import Backoff, Sink
 from pgaudit_monitor.watch.state import DB_NAME, StateStore, connect
-from pgaudit_monitor.watch.watcher import LOCK_NAME, AlreadyRunning, WatchConfig, Watcher, iso
+from pgaudit_monitor.watch.watcher import LOCK_NAME, WatchConfig, Watcher, iso
 
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 WEBHOOK_URL_ENV = "PGAUDIT_MONITOR_WEBHOOK_URL"
 WEBHOOK_KEY_ENV = "PGAUDIT_MONITOR_WEBHOOK_KEY"
 SMTP_PASSWORD_ENV = "PGAUDIT_MONITOR_SMTP_PASSWORD"  # noqa: S105 - a variable name
@@ -163,11 +163,8 @@ def read_secret(path: str | None, env_name: str) -> str | None:
 def build_sinks(args: argparse.Namespace) -> list[Sink]:
     sinks: list[Sink] = []
     if args.webhook_url:
-        try:
-            key = read_secret(args.webhook_key_file, WEBHOOK_KEY_ENV)
-            config = WebhookConfig(args.webhook_url, args.webhook_format, key, args.webhook_ca_file)
-        except WebhookConfigError as exc:
-            raise ConfigError(str(exc)) from None
+        key = read_secret(args.webhook_key_file, WEBHOOK_KEY_ENV)
+        config = WebhookConfig(args.webhook_url, args.webhook_format, key, args.webhook_ca_file)
         sinks.append(WebhookSink(config))
     if args.smtp_host:
         password = read_secret(args.smtp_password_file, SMTP_PASSWORD_ENV)
@@ -197,7 +194,7 @@ def run_watch(args: argparse.Namespace) -> int:
         rule = AlarmRule(args.window_seconds, args.threshold, args.renotify_seconds)
     except (ConfigError, ValueError) as exc:
         print(f"pgaudit-monitor watch: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     state_dir = os.path.abspath(args.state_dir)
     config = WatchConfig(
         paths=tuple(args.paths),
@@ -211,11 +208,7 @@ def run_watch(args: argparse.Namespace) -> int:
         poll_seconds=args.poll_seconds,
         alarm_name=args.alarm_name,
     )
-    try:
-        watcher = Watcher(config, settings, sinks, _log)
-    except AlreadyRunning as exc:
-        print(f"pgaudit-monitor watch: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    watcher = Watcher(config, settings, sinks, _log)  # AlreadyRunning when another watcher has the state
 
     def stop(signum: int, _frame: object) -> None:
         _log(f"{signal.Signals(signum).name}: stopping after this step")
@@ -227,7 +220,7 @@ def run_watch(args: argparse.Namespace) -> int:
     _log(f"watching {', '.join(args.paths)}; state in {state_dir}; notifications: {names}")
     watcher.run()
     _log("stopped")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 # -- status ------------------------------------------------------------------------------------------------
@@ -346,16 +339,16 @@ def run_status(args: argparse.Namespace) -> int:
     state_dir = os.path.abspath(args.state_dir)
     if not os.path.exists(os.path.join(state_dir, DB_NAME)):
         print(f"pgaudit-monitor status: no watcher state in {state_dir}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         status = collect_status(state_dir)
     except sqlite3.Error as exc:
         print(f"pgaudit-monitor status: {state_dir}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.format == "json":
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         with contextlib.suppress(BrokenPipeError):
             write_status(status, sys.stdout)
-    return EXIT_FOUND if status["alarm"].get("state") == "ALARM" else EXIT_OK
+    return ExitCode.FOUND if status["alarm"].get("state") == "ALARM" else ExitCode.OK

@@ -16,15 +16,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pgaudit_monitor.errors import RecordError
+
 AUDIT_MARKER = "AUDIT: "
 PREVIOUSLY_LOGGED = "<previously logged>"  # pgaudit.log_statement_once: the text is on an earlier record
 NOT_LOGGED = "<not logged>"
 _FIXED_FIELDS = 9
 _AUDIT_TYPES = frozenset({"SESSION", "OBJECT"})
-
-
-class RecordError(ValueError):
-    """An AUDIT message whose fields cannot be read."""
 
 
 @dataclass(slots=True)

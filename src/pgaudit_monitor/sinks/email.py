@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from pgaudit_monitor.errors import DeliveryError
 from pgaudit_monitor.sinks.alert import Notification
-from pgaudit_monitor.sinks.webhook import DeliveryError
 
 
 @dataclass(frozen=True)

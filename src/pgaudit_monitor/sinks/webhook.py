@@ -17,18 +17,11 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from pgaudit_monitor.errors import DeliveryError, WebhookConfigError
 from pgaudit_monitor.sinks.alert import OK, REMINDER, Notification, describe
 
 SHAPES = ("generic", "pagerduty", "opsgenie")
 USER_AGENT = "pgaudit-monitor"
-
-
-class DeliveryError(Exception):
-    """A notification that did not reach its receiver; the outbox tries again later."""
-
-
-class WebhookConfigError(ValueError):
-    pass
 
 
 def check_url(url: str) -> urllib.parse.SplitResult:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from pgaudit_monitor.errors import DeliveryError
 from pgaudit_monitor.sinks.alert import Notification
-from pgaudit_monitor.sinks.webhook import DeliveryError
 from pgaudit_monitor.watch.state import StateStore, connect
 
 Log = Callable[[str], None]

@@ -20,6 +20,7 @@ from typing import Any
 from pgaudit_monitor.config import Settings
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.errors import AlreadyRunning
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.alert import Notification, describe
 from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState, Transition
@@ -31,10 +32,6 @@ from pgaudit_monitor.watch.state import StateStore, connect
 Log = Callable[[str], None]
 LOCK_NAME = "watch.lock"
 HEARTBEAT_SECONDS = 2.0
-
-
-class AlreadyRunning(RuntimeError):
-    """Another watcher holds the state directory: two would count everything twice."""
 
 
 @dataclass(frozen=True)
