@@ -586,6 +586,7 @@ class Report:
     malformed: int = 0
     timeouts: list[str] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
+    rules: Counter[tuple[str | None, str]] = field(default_factory=Counter)  # (category, rule) of each verdict
 
     def count(self, kind: str, run: str | None = None) -> int:
         return sum(1 for d in self.disagreements if d.kind == kind and (run is None or d.run == run))
@@ -736,6 +737,7 @@ def _judge(report: Report, file: str, run: str, statement: Statement, truth: Ora
     if not outcomes:
         report.no_outcome += 1
     category, command, relations, rule = _verdict_of(outcomes)
+    report.rules[(category, rule)] += 1
     ours = category == "app-dml"
     report.oracle_yes[run] += truth.touched
     report.detected[run] += ours

@@ -174,7 +174,7 @@ def attack_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scan(path: Path, *, unread: bool = False) -> list[dict]:
     pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS), report_excluded=not unread)
     items = [*pipeline.scan_file(str(path)), *pipeline.finish()]
-    return [item.to_dict() for item in items if not isinstance(item, Malformed) and item.detected]
+    return [item.detection().to_dict() for item in items if not isinstance(item, Malformed) and item.detected]
 
 
 # The ways not closed yet, each with why (strict: a fix makes its case pass, and then it must leave this list).

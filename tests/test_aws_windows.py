@@ -7,9 +7,10 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from pgaudit_monitor.aws.insights import USER_FIELD, _glob_regex, _insights_regex, build_query
+from pgaudit_monitor.aws.insights import USER_FIELD, _insights_regex, auditing_regex, build_query
 from pgaudit_monitor.aws.windows import Span, iso, last_due_end, parse_time, plan, split
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, POSTGRES_DEFAULT_PREFIX, compile_prefix
+from pgaudit_monitor.policy.accounts import glob_regex
 
 W = 300
 T0 = parse_time("2026-11-25T10:00:00Z")
@@ -115,7 +116,7 @@ def test_text_in_a_statement_cannot_make_a_human_look_like_a_service_account() -
 @pytest.mark.parametrize("pattern", ["app_*", "etl", "svc_??", "[ab]x*", "[!c]y", "a.b", "a/b"])
 @pytest.mark.parametrize("user", ["app_1", "etl", "etl2", "svc_12", "svc_1", "ax", "bx1", "cy", "dy", "a.b", "a/b"])
 def test_service_account_globs_match_in_the_query_as_in_fnmatch(pattern: str, user: str) -> None:
-    regex = "^(?:" + _glob_regex(pattern).replace(r"\/", "/") + ")$"
+    regex = "^(?:" + glob_regex(pattern).replace(r"\/", "/") + ")$"
     assert bool(re.match(regex, user)) == fnmatchcase(user, pattern)
 
 
@@ -142,3 +143,35 @@ def test_insights_regex_has_no_python_only_syntax() -> None:
     pattern = _insights_regex(compile_prefix(AURORA_PREFIX).regex.pattern.split("(?P<level>")[0])
     assert "(?P<" not in pattern
     assert pattern.count("(?<") == 1
+
+
+def _insights_keeps(line: str, query: str) -> bool:
+    """Whether the query's service-account filter keeps a record, Python's engine standing in for Logs Insights'."""
+    clause = re.search(r"\| filter (not ispresent.*)\n", query).group(1)
+    accounts, words = re.fullmatch(
+        rf"not ispresent\({USER_FIELD}\) or {USER_FIELD} not like /(.*)/ or @message like /(.*)/", clause
+    ).groups()
+    user = _insights_user(line)
+    return user is None or not re.match(accounts.replace(r"\/", "/"), user) or bool(re.search(words, line))
+
+
+@pytest.mark.parametrize(
+    ("statement", "kept"),
+    [
+        ("UPDATE orders SET status = 'x' WHERE id = 1", False),  # a service account's DML: narrowed away
+        ("SET pgaudit.log = 'none'", True),
+        ("SET PGAUDIT.LOG TO 'none'", True),  # in any case
+        ("SELECT set_config('pgaudit.log', 'none', false)", True),
+        ("ALTER SYSTEM SET Log_Min_Messages = panic", True),
+        ("ALTER ROLE app_api RESET ALL", True),
+        ('SET U&"pg\\0061udit.log" = none', True),  # a name spelled in escapes
+    ],
+)
+def test_the_query_keeps_a_service_accounts_record_that_may_change_auditing(statement: str, kept: bool) -> None:
+    # Tampering is reported whoever does it (issue 13): the query must not drop it before the policy reads it.
+    query = build_query(AURORA_PREFIX, ["app_*"])
+    line = (
+        f"2026-11-25 10:00:01 UTC:10.0.0.5(5432):app_api@db:[10]:LOG:  AUDIT: SESSION,1,1,MISC,SET,,,{statement},<none>"
+    )
+    assert _insights_keeps(line, query) is kept
+    assert auditing_regex().count("|") == 6  # one alternative per word of entries.splitting.AUDITING_WORDS

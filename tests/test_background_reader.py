@@ -74,7 +74,7 @@ def test_detections_are_the_same_through_a_child(workload_logs: Path) -> None:
     for min_bytes in (ALWAYS, 1 << 40):
         pipeline = Pipeline(settings, report_excluded=False, background_min_bytes=min_bytes)
         path = str(only(workload_logs, ".log"))
-        results.append([o.to_dict() for o in [*pipeline.scan_file(path), *pipeline.finish()]])
+        results.append([o.detection().to_dict() for o in [*pipeline.scan_file(path), *pipeline.finish()]])
     assert results[0] == results[1]
     assert in_log_order(results[0]) == expected_detections()
 
@@ -227,6 +227,6 @@ def test_several_large_files_print_each_detection_once(workload_logs: Path, tmp_
     pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE_ACCOUNTS), report_excluded=False,
                         background_min_bytes=1 << 40)  # fmt: skip
     outcomes = [o for path in paths for o in pipeline.scan_file(str(path))] + list(pipeline.finish())
-    expected = [o.to_dict() for o in outcomes]
+    expected = [o.detection().to_dict() for o in outcomes]
     assert [json.loads(line) for line in scan.stdout.decode().splitlines()] == expected
     assert len(expected) >= 2 * len(expected_detections()) * (MIN_BACKGROUND_BYTES // len(log))

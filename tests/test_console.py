@@ -8,7 +8,11 @@ from pathlib import Path
 
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.policy.verdict import APP_DML, Verdict
-from pgaudit_monitor.sinks.console import ScanReport, json_line
+from pgaudit_monitor.sinks.console import ScanReport
+
+
+def json_line(outcome: Outcome) -> bytes:
+    return outcome.detection().json_line()
 
 
 def _outcome(statement: str, line: int = 7) -> Outcome:
@@ -22,7 +26,7 @@ def test_a_json_line_is_one_compact_object_with_the_documented_fields() -> None:
     line = json_line(_outcome(statement))
     assert line.endswith(b"\n")
     assert b"\n" not in line[:-1]
-    assert json.loads(line) == _outcome(statement).to_dict()
+    assert json.loads(line) == _outcome(statement).detection().to_dict()
     assert b", " not in line.split(b'"statement"')[0]  # compact between fields
 
 
@@ -70,11 +74,11 @@ def test_a_detection_is_exactly_one_line_in_every_output(tmp_path: Path) -> None
                       "SELECT '\ud800' FROM accounts /* \u2028 */"):  # fmt: skip
         outcome = _outcome(statement)
         journal = Journal(str(tmp_path / "detections.jsonl"))
-        journal.append([outcome.to_dict()])
+        journal.append([outcome.detection()])
         journal.close()
         written = (tmp_path / "detections.jsonl").read_bytes()
         lambda_log = io.StringIO()
-        emit(outcome.to_dict(), lambda_log)
+        emit(outcome.detection().to_dict(), lambda_log)
         for line in (json_line(outcome), written, lambda_log.getvalue().encode("utf-8")):
             assert len(line.decode("utf-8").splitlines()) == 1, line
             assert line.endswith(b"\n")

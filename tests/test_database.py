@@ -82,6 +82,35 @@ def test_audited_service_account_is_a_warning_and_a_coverage_gap(server: PgServe
         server.sql("ALTER ROLE app_api RESET pgaudit.log")
 
 
+def test_a_database_or_role_in_database_setting_that_silences_a_human_fails(server: PgServer) -> None:
+    # PostgreSQL applies a role's setting in one database before the role's own, and a database's before the
+    # server's: either can turn auditing off in that database while the role looks audited everywhere else.
+    server.sql("CREATE ROLE dana LOGIN")
+    server.sql("ALTER SYSTEM SET pgaudit.log = 'all'")
+    server.sql("SELECT pg_reload_conf()")
+    try:
+        code, findings = doctor(server)
+        assert findings["role:dana"]["status"] == "ok"
+        assert "role:dana@postgres" not in findings
+        server.sql("ALTER DATABASE postgres SET pgaudit.log = 'none'")
+        server.sql("ALTER ROLE alice IN DATABASE postgres SET pgaudit.log = 'read'")
+        code, findings = doctor(server)
+        assert code == 1
+        assert findings["role:dana@postgres"]["status"] == "fail"  # no setting of its own: the database's wins
+        assert findings["role:dana@postgres"]["fix"] == 'ALTER DATABASE "postgres" RESET pgaudit.log;'
+        assert findings["role:alice@postgres"]["status"] == "fail"  # its own setting in that database wins
+        assert "misc, write in database postgres" in findings["role:alice@postgres"]["summary"]
+        assert findings["role:alice"]["status"] == "ok"  # audited everywhere else
+        for check in ("role:dana@postgres", "role:alice@postgres"):
+            apply_fix(server, findings[check]["fix"])
+        code, findings = doctor(server)
+        assert [c for c in findings if "@" in c] == []
+    finally:
+        server.sql("ALTER SYSTEM RESET pgaudit.log")
+        server.sql("SELECT pg_reload_conf()")
+        server.sql("DROP ROLE dana")
+
+
 def test_prefix_without_user_and_no_connection_log_fails(server: PgServer) -> None:
     server.reload(log_line_prefix="'%m [%p] '", log_connections="off")
     try:

@@ -325,7 +325,7 @@ def test_the_follower_reads_forged_prefixes_as_a_file_reader_does(
     # role's DELETE is `?`'s, the cut-off line is reported.
     path = logs[verbosity][".log"]
     prefix = compile_prefix(AURORA_PREFIX)
-    splitter, parse = make_parser(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR, prefix))
+    splitter, parse = make_parser(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR))
     raws = [*splitter.feed(path.read_bytes()), *splitter.finish()]
     parsed = [parse(raw.data, source=str(path), line=raw.line) for raw in raws]
     items = [e for item in parsed for e in (item if isinstance(item, list) else [item])]

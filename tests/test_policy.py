@@ -313,3 +313,19 @@ def test_analysis_never_raises(pieces: list[str]) -> None:
     # Whatever the text, the analysis answers (None: unreadable, which fails closed): no input may stop the watcher.
     parts = SqlAnalyzer().analyze(" ".join(pieces))
     assert parts is None or all(p.tag for p in parts)
+
+
+def test_the_readme_rule_tables_are_generated_from_the_registry() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "scripts/readme_rules.py", "--check"], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    from pgaudit_monitor.policy.rules import RULES
+
+    assert all(f"| `{rule.name}` |" in readme for rule in RULES)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import _require_postgres
+from pgaudit_monitor.policy.rules import AUDIT_TAMPER, BY_NAME
 from pgaudit_monitor.records.pgaudit import AuditRecord
 from regresskit import (
     CATEGORY,
@@ -144,6 +145,14 @@ def test_no_stale_entry_in_the_known_list(report: Report) -> None:
     current = {d.ident for d in report.disagreements}
     stale = [k for k in KNOWN if k.ident not in current]
     assert not stale, "fixed (or changed) disagreements still listed in KNOWN, remove them:\n" + _listing(stale)
+
+
+def test_every_rule_a_verdict_names_is_registered_with_its_category(report: Report) -> None:
+    # The registry is the one list of rules (README tables, --explain); a tampering's rule says what was changed.
+    strays = {(category, rule) for category, rule in report.rules
+              if category != AUDIT_TAMPER and (rule not in BY_NAME or BY_NAME[rule].category != category)}  # fmt: skip
+    assert strays == set()
+    assert len({rule for _, rule in report.rules}) >= 8  # the run exercised most of them
 
 
 def test_known_list_is_well_formed() -> None:

@@ -111,7 +111,7 @@ def test_cloudwatch_events_read_like_the_file(workload_logs: Path) -> None:
     outcomes = [
         o for o in pipeline.scan_events(events, source="/aws/rds/cluster/c/postgresql") if not isinstance(o, Malformed)
     ]
-    assert in_log_order([o.to_dict() for o in outcomes if o.detected]) == expected_detections()
+    assert in_log_order([o.detection().to_dict() for o in outcomes if o.detected]) == expected_detections()
 
 
 @pytest.mark.postgres

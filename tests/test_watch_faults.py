@@ -135,7 +135,7 @@ def test_start_at_end_skips_what_the_file_held_on_the_first_run(workload_logs: P
     settings = load_settings(env={}, service_accounts=SERVICE_ACCOUNTS)
     pipeline = Pipeline(settings, report_excluded=False)
     whole = [o for o in [*pipeline.scan_file(str(only(workload_logs, ".log"))), *pipeline.finish()]]
-    expected = sorted(normalize(o.to_dict()) for o in whole if getattr(o, "line", 0) >= first_new_line)
+    expected = sorted(normalize(o.detection().to_dict()) for o in whole if getattr(o, "line", 0) >= first_new_line)
     assert expected
     log = tmp_path / "postgresql.log"
     log.write_bytes(data[:boundary])

@@ -7,16 +7,18 @@ import socket
 
 import pytest
 
+from pgaudit_monitor.detections.model import Detection
 from pgaudit_monitor.errors import DeliveryError, WebhookConfigError
-from pgaudit_monitor.sinks.alert import Notification
+from pgaudit_monitor.sinks.base import Notification
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
 from pgaudit_monitor.sinks.webhook import WebhookConfig, build_request
 from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState
 from pgaudit_monitor.watch.outbox import Backoff
 
-DETECTION = {"user": "alice", "command": "UPDATE", "relations": ["public.accounts"], "time": "2026-01-01 10:00:00 UTC",
-             "client": "10.0.0.5(5432)", "database": "shop", "statement": "UPDATE accounts SET x = 1",
-             "category": "app-dml"}  # fmt: skip
+DETECTION = Detection.from_dict(
+    {"user": "alice", "command": "UPDATE", "relations": ["public.accounts"], "time": "2026-01-01 10:00:00 UTC",
+     "client": "10.0.0.5(5432)", "database": "shop", "statement": "UPDATE accounts SET x = 1",
+     "category": "app-dml"})  # fmt: skip
 
 
 def kinds(transitions: list) -> list[str]:
@@ -102,7 +104,7 @@ def test_webhook_url_policy(url: str, ok: bool) -> None:
 
 
 def notification(kind: str) -> Notification:
-    return Notification(kind, "human-dml", "123-abc", "db1", "2026-01-01T10:00:00.000Z", 1, 60, 1, [DETECTION])
+    return Notification(kind, "human-dml", "123-abc", "db1", "2026-01-01T10:00:00.000Z", 1, 60, 1, (DETECTION,))
 
 
 def test_pagerduty_shape_triggers_and_resolves_one_incident() -> None:
@@ -162,8 +164,43 @@ def test_email_is_not_sent_to_a_server_without_starttls() -> None:
 
 def test_alert_text_names_audit_tampering_and_its_rule() -> None:
     # Tampering reaches the same alert path as DML; the person reading the page must see it is not a DML.
-    from pgaudit_monitor.sinks.alert import describe
+    from pgaudit_monitor.sinks.base import describe
 
-    text = describe({"user": "alice", "command": "SET", "relations": [], "category": "audit-tamper",
-                     "rule": "SET pgaudit.log", "time": "t", "client": "c", "database": "d"})  # fmt: skip
+    text = describe(Detection.from_dict({"user": "alice", "command": "SET", "relations": [], "category": "audit-tamper",
+                     "rule": "SET pgaudit.log", "time": "t", "client": "c", "database": "d"}))  # fmt: skip
     assert text == "alice SET ? (audit tampering: SET pgaudit.log) at t from c on database d"
+
+
+def test_delivered_notifications_are_pruned_after_a_week_and_still_counted(tmp_path) -> None:
+    import threading
+    import time
+
+    from pgaudit_monitor.watch.outbox import KEEP_DELIVERED_SECONDS, Dispatcher
+    from pgaudit_monitor.watch.state import StateStore, connect
+
+    class Received:
+        name = "console"
+
+        def __init__(self) -> None:
+            self.kinds: list[str] = []
+
+        def send(self, notification: Notification) -> None:
+            self.kinds.append(notification.kind)
+
+    sink, logged = Received(), []
+    store = StateStore(connect(str(tmp_path)))
+    dispatcher = Dispatcher(str(tmp_path), [sink], Backoff(), threading.Event(), logged.append)
+    now = time.time()
+    store.enqueue("console", notification("ALARM").to_dict(), now=now)
+    dispatcher.deliver_due(store, now=now)
+    # as if delivered over a week ago (the dispatcher stamps deliveries with the clock)
+    store.conn.execute("UPDATE outbox SET delivered = ? WHERE id = 1", (now - KEEP_DELIVERED_SECONDS - 1,))
+    store.enqueue("console", notification("OK").to_dict(), now=now)
+    store.enqueue("console", notification("ALARM").to_dict(), now=now)
+    store.mark_failed(3, "later", next_attempt=now + 3600)  # the third waits: it must survive any pruning
+    dispatcher.deliver_due(store, now=now)
+    assert sink.kinds == ["ALARM", "OK"]
+    rows = store.conn.execute("SELECT id, delivered IS NOT NULL FROM outbox ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(2, 1), (3, 0)]  # the first, delivered over a week before, is gone
+    assert store.delivered_counts() == {"console": 2}
+    assert store.channels() == ["console"]

@@ -198,5 +198,5 @@ def scan_in_process(
         if isinstance(item, Malformed):
             malformed.append(item)
         elif item.detected:
-            detections.append(item.to_dict())
+            detections.append(item.detection().to_dict())
     return detections, malformed

@@ -18,8 +18,9 @@ from typing import Any
 
 from pgaudit_monitor.aws.windows import Span, split
 from pgaudit_monitor.entries.prefix import compile_prefix
-from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, AUTHORIZED_HEAD, RAISE_CONTEXT
+from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, AUDITING_WORDS, AUTHORIZED_HEAD, RAISE_CONTEXT
 from pgaudit_monitor.errors import QueryError
+from pgaudit_monitor.policy.accounts import glob_regex
 
 ROW_LIMIT = 10_000
 """The most rows one Logs Insights query returns."""
@@ -34,24 +35,15 @@ def _insights_regex(python_pattern: str) -> str:
     return pattern.replace("/", r"\/")
 
 
-def _glob_regex(pattern: str) -> str:
-    """A shell glob as an anchored regular expression (`*`, `?` and `[...]`, as fnmatch reads them)."""
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[" and (close := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : close]
-            body = "^" + body[1:] if body.startswith("!") else body
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = close
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return "".join(out).replace("/", r"\/")
+def auditing_regex() -> str:
+    """entries.splitting's AUDITING_WORDS, in any case, as one regular expression for the query (spelled with
+    character classes, `[pP][gG]...`, which every regular expression engine reads alike)."""
+    words = (word.decode() for word in AUDITING_WORDS)
+    return "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else _literal(c) for c in w) for w in words)
+
+
+def _literal(char: str) -> str:
+    return "\\" + char if char in r".^$*+?{}[]\|()/" else char
 
 
 def kept_messages(has_user: bool) -> list[str]:
@@ -85,9 +77,13 @@ def build_query(
     if prefix.has_user and patterns:
         head = prefix.regex.pattern.split("(?P<level>")[0]
         lines.append(f"| parse @message /^{_insights_regex(head)}/")
-        alternatives = "|".join(_glob_regex(p) for p in patterns)
+        alternatives = "|".join(glob_regex(p) for p in patterns)
         keep = [u for u in keep_users if u]
-        clause = f"not ispresent({USER_FIELD}) or {USER_FIELD} not like /^(?:{alternatives})$/"
+        # a service account's record that may change the audit trail is kept: tampering is reported whoever does it
+        clause = (
+            f"not ispresent({USER_FIELD}) or {USER_FIELD} not like /^(?:{alternatives})$/ "
+            f"or @message like /{auditing_regex()}/"
+        )
         if keep:
             clause += " or " + " or ".join(f'{USER_FIELD} = "{u}"' for u in keep)
         lines.append(f"| filter {clause}")

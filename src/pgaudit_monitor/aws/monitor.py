@@ -15,16 +15,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from pgaudit_monitor.aws.checkpoint import Checkpoint
-from pgaudit_monitor.aws.insights import ROW_LIMIT, Fetch, InsightsRunner, build_query
+from pgaudit_monitor.aws.insights import ROW_LIMIT, Fetch, InsightsRunner, Row, build_query
 from pgaudit_monitor.aws.windows import Span, iso, last_due_end, parse_time, plan
 from pgaudit_monitor.config import Settings, load_settings
-from pgaudit_monitor.detections.model import Outcome, json_line
+from pgaudit_monitor.detections.model import Detection, json_line
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.errors import ConfigError
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.metric import CANARY, DETECTIONS, ERRORS, RECORDS, TRUNCATED, MetricSink
-from pgaudit_monitor.sinks.sns_detail import DetailNotifier
+from pgaudit_monitor.sinks.sns_detail import DetailNotifier, DetectionBatch
 
 DEFAULT_NAMESPACE = "RDSAudit/UserActivity"
 SUMMARY_DETECTIONS = 50  # detections listed in the returned summary; every one is in the log
@@ -118,7 +118,8 @@ def emit(record: dict[str, Any], out: TextIO | None = None) -> None:
 @dataclass
 class ChunkResult:
     span: Span
-    detections: list[dict[str, Any]]
+    detections: list[Detection]
+    first_ms: int  # when the first detection's event was logged (the detail message links around it)
     records: int
     canary: int
     malformed: int
@@ -172,7 +173,7 @@ class Monitor:
         except Exception as exc:
             emit({"level": "ERROR", "event": "run-failed", "error": f"{type(exc).__name__}: {exc}"}, self.out)
             try:
-                self.metrics.publish({ERRORS: 1})
+                self.metrics.send({ERRORS: 1})
             except Exception as publish_exc:  # the raise below is what Lambda records; say why the metric is missing
                 emit({"level": "ERROR", "event": "error-metric-failed", "error": str(publish_exc)}, self.out)
             raise
@@ -195,7 +196,7 @@ class Monitor:
                 break
             results.append(self._process(chunk, seconds_left))
         if not any(r.published for r in results):
-            self.metrics.publish({DETECTIONS: 0, RECORDS: 0, ERRORS: 0})  # every run says it ran
+            self.metrics.send({DETECTIONS: 0, RECORDS: 0, ERRORS: 0})  # every run says it ran
         detections = [d for r in results for d in r.detections]
         summary = {
             "run_time": iso(now),
@@ -235,10 +236,10 @@ class Monitor:
         if result.truncated:
             values[TRUNCATED] = result.truncated
             values[ERRORS] = 1  # rows may be missing from these seconds: the health alarm calls a person
-        self.metrics.publish(values)
+        self.metrics.send(values)
         if self.notifier is not None and result.detections:
             try:
-                self.notifier.notify(result.detections, result.detections[0]["event_time_ms"])
+                self.notifier.send(DetectionBatch(tuple(result.detections), result.first_ms))
             except Exception as exc:  # people's copy only; the alarm has the count already
                 emit({"level": "ERROR", "event": "notification-failed", "error": str(exc)}, self.out)
         self.checkpoint.save(chunk.end)
@@ -249,7 +250,8 @@ class Monitor:
         low, high = chunk.start * 1000, chunk.end * 1000
         rows = fetch.rows
         pipeline = Pipeline(cfg.settings, report_excluded=False)
-        detections: list[dict[str, Any]] = []
+        detections: list[Detection] = []
+        first_ms = 0
         malformed = 0
         for item in pipeline.scan_events(((r.stream, r.message) for r in rows), source=cfg.log_group):
             row = rows[item.line - 1]  # read_events numbers events from 1, in the order given
@@ -260,9 +262,10 @@ class Monitor:
                 emit({"level": "WARNING", "event": "malformed", "stream": row.stream, "reason": item.reason,
                       "excerpt": item.excerpt}, self.out)  # fmt: skip
                 continue
-            detections.append(self._detection(item, row.timestamp, row.stream, chunk))
-        for d in detections:
-            emit({"level": "INFO", "event": "detection", **d}, self.out)
+            detection = item.detection()
+            detections.append(detection)
+            first_ms = first_ms or row.timestamp
+            emit({"level": "INFO", "event": "detection", **self._logged(detection, row, chunk)}, self.out)
         for span in fetch.truncated:
             emit({"level": "ERROR", "event": "row-limit", "window": str(span),
                   "detail": f"{ROW_LIMIT} rows in one second: some records of that second were not read"},
@@ -271,6 +274,7 @@ class Monitor:
         return ChunkResult(
             span=chunk,
             detections=detections,
+            first_ms=first_ms,
             records=sum(1 for r in in_chunk if "AUDIT: " in r.message),
             canary=self._canary(in_chunk),
             malformed=malformed,
@@ -279,11 +283,13 @@ class Monitor:
         )
 
     @staticmethod
-    def _detection(outcome: Outcome, timestamp: int, stream: str, chunk: Span) -> dict[str, Any]:
-        d = outcome.to_dict()
-        d.pop("source", None)
-        d.pop("line", None)
-        d.update(log_stream=stream, event_time_ms=timestamp, window=str(chunk))
+    def _logged(detection: Detection, row: Row, chunk: Span) -> dict[str, Any]:
+        """A detection as the Lambda logs it: placed by log stream, event time and window, which say where to
+        look in CloudWatch (its place among the rows fetched, `source` and `line`, would not)."""
+        d = detection.to_dict()
+        d.pop("source")
+        d.pop("line")
+        d.update(log_stream=row.stream, event_time_ms=row.timestamp, window=str(chunk))
         return d
 
     def _canary(self, rows: list[Any]) -> int:

@@ -57,12 +57,21 @@ def quote_ident(name: str) -> str:
     return sql.Identifier(name).as_string(None)
 
 
-def effective_log(role: Role, snapshot: ServerSnapshot) -> str:
-    """pgaudit.log as the role's sessions get it: the role's own setting, else the server's.
+def effective_log(role: Role, snapshot: ServerSnapshot, database: str | None = None) -> str:
+    """pgaudit.log as the role's sessions get it, in `database` or (None) wherever no database sets it.
 
-    (A per-database default applies only in that database; the role and server levels are what apply everywhere.)
+    PostgreSQL's order: the role's setting in that database (ALTER ROLE ... IN DATABASE), the role's own, the
+    database's (ALTER DATABASE), the server's.
     """
-    return role.settings.get("pgaudit.log", snapshot.server_pgaudit_log or "none")
+    if database is not None:
+        value = snapshot.role_database_settings.get((role.name, database), {}).get("pgaudit.log")
+        if value is not None:
+            return value
+    if "pgaudit.log" in role.settings:
+        return role.settings["pgaudit.log"]
+    if database is not None and "pgaudit.log" in snapshot.database_settings.get(database, {}):
+        return snapshot.database_settings[database]["pgaudit.log"]
+    return snapshot.server_pgaudit_log or "none"
 
 
 def preload_libraries(snapshot: ServerSnapshot) -> list[str]:
@@ -129,6 +138,7 @@ def check_roles(snapshot: ServerSnapshot, accounts: ServiceAccounts) -> list[Fin
                         + ("" if role.name != snapshot.current_user else " (or declare it a service account)"),
                     )
                 )
+            findings += _database_overrides(role, snapshot)
         elif classes and role.name != "rdsadmin":
             findings.append(
                 Finding(
@@ -139,6 +149,36 @@ def check_roles(snapshot: ServerSnapshot, accounts: ServiceAccounts) -> list[Fin
                     f"ALTER ROLE {name} SET pgaudit.log TO 'none';",
                 )
             )
+    return findings
+
+
+def _database_overrides(role: Role, snapshot: ServerSnapshot) -> list[Finding]:
+    """A human audited in general but not in one database: a setting of that database, or of the role in it,
+    turns the classes off there (`ALTER DATABASE shop SET pgaudit.log = 'none'` silences everyone without a
+    setting of their own)."""
+    findings = []
+    name = quote_ident(role.name)
+    databases = sorted(
+        set(snapshot.database_settings) | {db for r, db in snapshot.role_database_settings if r == role.name}
+    )
+    for database in databases:
+        value = effective_log(role, snapshot, database)
+        missing = REQUIRED_CLASSES - audit_classes(value)
+        if not missing:
+            continue
+        own = "pgaudit.log" in snapshot.role_database_settings.get((role.name, database), {})
+        fix = (f"ALTER ROLE {name} IN DATABASE {quote_ident(database)} RESET pgaudit.log;" if own
+               else f"ALTER DATABASE {quote_ident(database)} RESET pgaudit.log;")  # fmt: skip
+        where = f"role {role.name} in database {database}" if own else f"database {database}"
+        findings.append(
+            Finding(
+                f"role:{role.name}@{database}",
+                Status.FAIL,
+                f"human role {role.name} is not audited for {', '.join(sorted(missing))} in database {database} "
+                f"(pgaudit.log = {value!r}, set for {where}): its DML there is never seen",
+                fix,
+            )
+        )
     return findings
 
 

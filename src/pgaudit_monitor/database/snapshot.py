@@ -44,7 +44,9 @@ class ServerSnapshot:
     roles: tuple[Role, ...]
     extension: dict[str, str | None]
     database_errors: dict[str, str]
-    database_settings: dict[str, dict[str, str]]
+    database_settings: dict[str, dict[str, str]]  # ALTER DATABASE ... SET, per database
+    role_database_settings: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """ALTER ROLE ... IN DATABASE ... SET, per (role, database): the setting a session gets before any other."""
 
 
 def _settings(cur: Any) -> dict[str, str]:
@@ -113,6 +115,12 @@ def take_snapshot(conn: Any, connect_db: Callable[[str], Any], databases: list[s
             "WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname"
         )
         db_rows = cur.fetchall()
+        cur.execute(
+            "SELECT r.rolname, d.datname, s.setconfig FROM pg_db_role_setting s "
+            "JOIN pg_roles r ON r.oid = s.setrole JOIN pg_database d ON d.oid = s.setdatabase "
+            "ORDER BY r.rolname, d.datname"
+        )
+        role_database_settings = {(role, db): _config_map(cfg) for role, db, cfg in cur.fetchall()}
     database_settings = {name: _config_map(cfg) for name, cfg in db_rows}
     wanted = databases or [name for name, _ in db_rows if name not in ("rdsadmin",)]
     extension: dict[str, str | None] = {}
@@ -140,4 +148,5 @@ def take_snapshot(conn: Any, connect_db: Callable[[str], Any], databases: list[s
         extension=extension,
         database_errors=errors,
         database_settings=database_settings,
+        role_database_settings=role_database_settings,
     )

@@ -1,4 +1,5 @@
-"""What the pipeline reports: one Outcome per audited statement, a Detection when the policy flags it."""
+"""What the pipeline reports: one Outcome per audited statement, a Detection when the policy flags it, and the
+one serializer every output of a detection goes through."""
 
 from __future__ import annotations
 
@@ -34,6 +35,66 @@ def json_line(fields: dict[str, Any]) -> bytes:
     return line
 
 
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A statement the policy flagged, as every sink receives it: who ran it, where, what it did and why it was
+    flagged. Built once from an Outcome (stage 4), written by one serializer (`to_dict`, `json_line`), and read
+    back with `from_dict` where it waited in the watcher's alarm state or outbox.
+    """
+
+    time: str | None
+    user: str
+    database: str | None
+    client: str | None
+    application_name: str | None
+    pid: int | None
+    session_id: str | None
+    statement_id: int
+    category: str | None  # app-dml, sensitive-catalog, audit-tamper (policy.verdict); None: excluded
+    command: str
+    relations: tuple[str, ...]  # what was read or written, schema-qualified where the log says so
+    statement: str
+    rule: str  # the policy rule that decided
+    evidence: str  # what decided it: pgAudit's objects, the statement's text, fail-closed, a forged record
+    source: str  # the file or log group it was read from
+    line: int  # its place there: the record's line, or the event's number
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a detection: stable field names, shared by the CLI, the Lambda and the watcher."""
+        return {
+            "time": self.time,
+            "user": self.user,
+            "database": self.database,
+            "client": self.client,
+            "application_name": self.application_name,
+            "pid": self.pid,
+            "session_id": self.session_id,
+            "statement_id": self.statement_id,
+            "category": self.category,
+            "command": self.command,
+            "relations": list(self.relations),
+            "statement": self.statement,
+            "rule": self.rule,
+            "evidence": self.evidence,
+            "source": self.source,
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Detection:
+        """A detection written by `to_dict` (fields it did not have yet, in an older state file, left empty)."""
+        fields: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
+        fields["relations"] = tuple(data.get("relations") or ())
+        for name in ("user", "command", "statement", "rule", "evidence", "source"):
+            fields[name] = str(fields[name] or "")
+        fields["statement_id"] = int(fields["statement_id"] or 0)
+        fields["line"] = int(fields["line"] or 0)
+        return cls(**fields)
+
+    def json_line(self) -> bytes:
+        return json_line(self.to_dict())
+
+
 @dataclass(slots=True)
 class Outcome:
     """One audited statement and the policy's verdict on it: who ran it, where, and what it did.
@@ -57,24 +118,24 @@ class Outcome:
     def detected(self) -> bool:
         return self.verdict.detected
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of a detection: stable field names, shared by the CLI, the Lambda and the watcher."""
+    def detection(self) -> Detection:
+        """The statement as the sinks see it; for an excluded statement too (--explain and the tests read it)."""
         v = self.verdict
-        return {
-            "time": self.time,
-            "user": self.user,
-            "database": self.database,
-            "client": self.client,
-            "application_name": self.application_name,
-            "pid": self.pid,
-            "session_id": self.session_id,
-            "statement_id": self.statement_id,
-            "category": v.category,
-            "command": v.command,
-            "relations": list(v.relations),
-            "statement": v.statement,
-            "rule": v.rule,
-            "evidence": v.evidence,
-            "source": self.source,
-            "line": self.line,
-        }
+        return Detection(
+            time=self.time,
+            user=self.user,
+            database=self.database,
+            client=self.client,
+            application_name=self.application_name,
+            pid=self.pid,
+            session_id=self.session_id,
+            statement_id=self.statement_id,
+            category=v.category,
+            command=v.command,
+            relations=tuple(v.relations),
+            statement=v.statement,
+            rule=v.rule,
+            evidence=v.evidence,
+            source=self.source,
+            line=self.line,
+        )

@@ -73,7 +73,6 @@ class StatementAssembler:
         self.judge = judge
         self.report_excluded = report_excluded
         self.max_backends = max_backends
-        self.service_records_skipped = 0
         self._backends: OrderedDict[Hashable, _Backend] = OrderedDict()
         self._accounts = judge.policy.service_accounts
         self._named_streams: set[str] = set()  # streams whose prefix shows users (an empty one is a worker's)
@@ -216,8 +215,7 @@ class StatementAssembler:
 
     def _record(self, entry: LogEntry, done: list[Outcome | Malformed]) -> None:
         if not self.report_excluded and entry.user is not None and self._dropped(entry.user, entry.message):
-            self.service_records_skipped += 1  # before any backend state: what readers that drop them unread do
-            return
+            return  # before any backend state: what readers that drop them unread do
         backend = self._backend(entry)
         identity = (entry.user, entry.database)
         if entry.session_id is None and entry.user is not None and backend.prefix_identity != identity:
@@ -227,7 +225,6 @@ class StatementAssembler:
             backend.prefix_identity = identity
         user = entry.user or backend.user or UNKNOWN_USER
         if not self.report_excluded and user is not entry.user and self._dropped(user, entry.message):
-            self.service_records_skipped += 1
             return
         try:
             record = entry.record or parse_record(entry.message)

@@ -74,7 +74,7 @@ def sniff_format(head: bytes) -> LogFormat:
     return LogFormat.STDERR
 
 
-def needles_for(fmt: LogFormat, prefix: CompiledPrefix) -> tuple[bytes, ...]:
+def needles_for(fmt: LogFormat) -> tuple[bytes, ...]:
     """The literal needles that find every entry the detection pipeline reads in this format.
 
     Audit records, and the connection entries: `connection authorized` names a backend's user where the prefix
@@ -172,7 +172,7 @@ def _read_blocks(
     """The entries of each block read, as a list (none empty)."""
     block = handle.read(BLOCK_SIZE)
     fmt = sniff_format(block[:65536])
-    chosen = needles_for(fmt, prefix) if isinstance(needles, str) else needles
+    chosen = needles_for(fmt) if isinstance(needles, str) else needles
     splitter = entry_splitter(
         fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach
     )

@@ -19,14 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.detections.model import Detection
 from pgaudit_monitor.errors import ConfigError, ExitCode
-from pgaudit_monitor.sinks.alert import describe
+from pgaudit_monitor.sinks.base import Notification, Sink, describe
 from pgaudit_monitor.sinks.console import ConsoleNotifier
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
 from pgaudit_monitor.sinks.webhook import SHAPES, WebhookConfig, WebhookSink
 from pgaudit_monitor.watch.alarm import AlarmRule
 from pgaudit_monitor.watch.follower import FollowOptions
-from pgaudit_monitor.watch.outbox import Backoff, Sink
+from pgaudit_monitor.watch.outbox import Backoff
 from pgaudit_monitor.watch.state import DB_NAME, StateStore, connect
 from pgaudit_monitor.watch.watcher import LOCK_NAME, WatchConfig, Watcher, iso
 
@@ -160,8 +161,8 @@ def read_secret(path: str | None, env_name: str) -> str | None:
     return os.environ.get(env_name) or None
 
 
-def build_sinks(args: argparse.Namespace) -> list[Sink]:
-    sinks: list[Sink] = []
+def build_sinks(args: argparse.Namespace) -> list[Sink[Notification]]:
+    sinks: list[Sink[Notification]] = []
     if args.webhook_url:
         key = read_secret(args.webhook_key_file, WEBHOOK_KEY_ENV)
         config = WebhookConfig(args.webhook_url, args.webhook_format, key, args.webhook_ca_file)
@@ -249,17 +250,14 @@ def collect_status(state_dir: str) -> dict[str, Any]:
                 }
             )
         outbox = []
-        for (channel,) in conn.execute("SELECT DISTINCT channel FROM outbox ORDER BY channel"):
+        depths, delivered = store.outbox_depth(), store.delivered_counts()
+        for channel in store.channels():
             row = store.next_undelivered(channel)
-            depth = store.outbox_depth().get(channel, 0)
-            delivered = conn.execute(
-                "SELECT count(*) FROM outbox WHERE channel = ? AND delivered IS NOT NULL", (channel,)
-            ).fetchone()[0]
             outbox.append(
                 {
                     "channel": channel,
-                    "pending": depth,
-                    "delivered": delivered,
+                    "pending": depths.get(channel, 0),
+                    "delivered": delivered.get(channel, 0),
                     "attempts": row.attempts if row else 0,
                     "last_error": row.last_error if row else None,
                     "next_attempt_in": round(max(0.0, row.next_attempt - now), 1) if row else None,
@@ -318,7 +316,8 @@ def write_status(status: dict[str, Any], out: Any) -> None:
     out.write(
         f"detections: {status['detections_total']} in all; malformed entries skipped: {status['malformed_total']}\n"
     )
-    out.write(f"last:       {describe(last) + ' (seen ' + last['detected_at'] + ')' if last else 'none'}\n")
+    seen = f"{describe(Detection.from_dict(last))} (seen {last['detected_at']})" if last else "none"
+    out.write(f"last:       {seen}\n")
     out.write("files:\n")
     for f in status["files"]:
         lag = "gone" if f["lag_bytes"] is None else f"{f['lag_bytes']} bytes behind"

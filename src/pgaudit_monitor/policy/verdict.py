@@ -30,20 +30,21 @@ from pgaudit_monitor.policy.catalog import (
     SESSION_SCHEMA_PREFIXES,
     SYSTEM_SCHEMAS,
 )
+from pgaudit_monitor.policy.rules import (
+    APP_DML,
+    AUDIT_TAMPER,
+    EXCLUSION_ORDER,
+    FAIL_CLOSED,
+    FORGED,
+    OBJECTS,
+    SENSITIVE_CATALOG,
+    TEXT,
+)
 from pgaudit_monitor.policy.session import APP, BLOCK_TAGS, TEMP, UNKNOWN_TAG, Session, fits
 from pgaudit_monitor.policy.sql import COMMAND_ORDER, Access, ParsedStatement, Relation, SqlAnalyzer
 from pgaudit_monitor.records.pgaudit import PREVIOUSLY_LOGGED, AuditRecord
 
-APP_DML = "app-dml"
-SENSITIVE_CATALOG = "sensitive-catalog"
-AUDIT_TAMPER = "audit-tamper"
 DATA_CLASSES = frozenset({"READ", "WRITE"})
-
-# Which evidence decided a verdict, in order of precedence.
-OBJECTS = "pgaudit-objects"  # pgAudit's own OBJECT_NAME (log_relation = on): the server resolved the names
-TEXT = "statement-text"  # the statement's text, read by PostgreSQL's grammar and resolved as the session would
-FAIL_CLOSED = "fail-closed"  # neither could tell: rows were read or written, we cannot say which
-FORGED = "forged-record"  # a record that pgAudit did not write (RAISE left its CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -450,11 +451,8 @@ def _severest(commands: set[str]) -> str:
     return sorted(commands)[0] if commands else UNKNOWN_TAG
 
 
-_RULE_ORDER = ("explain-only", "builtin-function-body", "prepare", "lock", "no-data", "no-relation", "not-dml")
-
-
 def _first_rule(rules: list[str]) -> str:
-    for rule in _RULE_ORDER:
+    for rule in EXCLUSION_ORDER:
         if rule in rules:
             return rule
     return rules[0] if rules else "not-dml"

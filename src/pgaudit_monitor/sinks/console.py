@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from pgaudit_monitor.detections.model import Outcome
-from pgaudit_monitor.detections.model import json_line as detection_json_line
 from pgaudit_monitor.entries.model import Malformed
-from pgaudit_monitor.sinks.alert import Notification
+from pgaudit_monitor.sinks.base import Notification
 
 _COLUMNS = ("time", "user", "database", "client", "command", "relations", "statement")
 
@@ -65,11 +64,6 @@ def write_summary(outcomes: Sequence[Outcome], out: TextIO) -> None:
     for (user, command, category), n in sorted(counts.items()):
         suffix = " (sensitive catalog)" if category == "sensitive-catalog" else ""
         out.write(f"  {user:<24} {command:<10} {n}{suffix}\n")
-
-
-def json_line(outcome: Outcome) -> bytes:
-    """One detection as one LF-terminated line of compact JSON (detections.model.json_line, the one serializer)."""
-    return detection_json_line(outcome.to_dict())
 
 
 class ExplainReport:
@@ -140,7 +134,7 @@ class ScanReport:
         elif item.detected:
             self.found += 1
             if self.as_json:
-                self._held.append(json_line(item))
+                self._held.append(item.detection().json_line())
                 if len(self._held) >= self.JSON_LINES_HELD:
                     self.flush()
             else:

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from pgaudit_monitor.errors import DeliveryError
-from pgaudit_monitor.sinks.alert import Notification
+from pgaudit_monitor.sinks.base import Notification
 
 
 @dataclass(frozen=True)

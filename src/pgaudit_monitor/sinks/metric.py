@@ -20,6 +20,10 @@ DIMENSION = "LogGroup"
 
 
 class MetricSink:
+    """Sends counts (metric name to value) as one PutMetricData call."""
+
+    name = "metric"
+
     def __init__(
         self,
         cloudwatch: Any,
@@ -33,7 +37,7 @@ class MetricSink:
         self.dimensions = [{"Name": DIMENSION, "Value": log_group}]
         self.clock = clock
 
-    def publish(self, values: Mapping[str, float]) -> None:
+    def send(self, values: Mapping[str, float]) -> None:
         now = self.clock()
         self.cloudwatch.put_metric_data(
             Namespace=self.namespace,

@@ -7,10 +7,12 @@ saves the responder the first Logs Insights query, and links to it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+from pgaudit_monitor.detections.model import Detection
 
 _SUBJECT_MAX = 100
 _STATEMENT_MAX = 300
@@ -35,17 +37,31 @@ def _iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+@dataclass(frozen=True)
+class DetectionBatch:
+    """The detections of one window, and when the first one was logged (the message links to the minutes
+    around it)."""
+
+    detections: tuple[Detection, ...]
+    first_ms: int
+
+
 class DetailNotifier:
+    """Publishes one message per window with detections to the detail topic."""
+
+    name = "sns-detail"
+
     def __init__(self, sns: Any, topic_arn: str, region: str, log_group: str) -> None:
         self.sns = sns
         self.topic_arn = topic_arn
         self.region = region
         self.log_group = log_group
 
-    def notify(self, detections: Sequence[dict[str, Any]], first_ms: int) -> None:
+    def send(self, batch: DetectionBatch) -> None:
+        detections = batch.detections
         if not detections:
             return
-        who = Counter((d["user"], d["command"]) for d in detections)
+        who = Counter((d.user, d.command) for d in detections)
         summary = ", ".join(f"{user} {command} x{n}" for (user, command), n in who.most_common(3))
         subject = f"pgAudit: {len(detections)} human DML statement(s): {summary}"
         lines = [
@@ -53,16 +69,16 @@ class DetailNotifier:
             "",
         ]
         for d in detections[:_LISTED]:
-            statement = " ".join(str(d["statement"]).split())
+            statement = " ".join(d.statement.split())
             if len(statement) > _STATEMENT_MAX:
                 statement = statement[: _STATEMENT_MAX - 1] + "…"
             lines.append(
-                f"- {d['time']}  {d['user']}@{d['database']} from {d['client']}  {d['command']} "
-                f"{', '.join(d['relations']) or '?'}  ({d['category']}, pid {d['pid']})\n    {statement}"
+                f"- {d.time}  {d.user}@{d.database} from {d.client}  {d.command} "
+                f"{', '.join(d.relations) or '?'}  ({d.category}, pid {d.pid})\n    {statement}"
             )
         if len(detections) > _LISTED:
             lines.append(f"... and {len(detections) - _LISTED} more: see the Lambda's log.")
-        lines += ["", "Logs Insights, +-15 minutes:", insights_link(self.region, self.log_group, first_ms)]
+        lines += ["", "Logs Insights, +-15 minutes:", insights_link(self.region, self.log_group, batch.first_ms)]
         self.sns.publish(
             TopicArn=self.topic_arn,
             Subject=_ascii(subject)[:_SUBJECT_MAX],

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgaudit_monitor.errors import DeliveryError, WebhookConfigError
-from pgaudit_monitor.sinks.alert import OK, REMINDER, Notification, describe
+from pgaudit_monitor.sinks.base import OK, REMINDER, Notification, describe
 
 SHAPES = ("generic", "pagerduty", "opsgenie")
 USER_AGENT = "pgaudit-monitor"
@@ -89,7 +89,7 @@ def _details(n: Notification) -> dict[str, Any]:
         "window_seconds": n.window_seconds,
         "threshold": n.threshold,
         "detections": [describe(d) for d in n.detections],
-        "statements": [d.get("statement") for d in n.detections],
+        "statements": [d.statement for d in n.detections],
     }
 
 
@@ -101,15 +101,15 @@ def _pagerduty(n: Notification, key: str) -> dict[str, Any]:
         "dedup_key": f"{n.alarm}/{n.incident}",
     }
     if n.kind != OK:
-        first = n.detections[0] if n.detections else {}
+        first = n.detections[0] if n.detections else None
         body["payload"] = {
             "summary": n.title[:1024],
             "source": n.host,
             "severity": "critical",
             "timestamp": n.at,
-            "component": first.get("database") or "postgresql",
+            "component": (first and first.database) or "postgresql",
             "group": "pgaudit-monitor",
-            "class": first.get("category") or "app-dml",
+            "class": (first and first.category) or "app-dml",
             "custom_details": _details(n),
         }
     return body

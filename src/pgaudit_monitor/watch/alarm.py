@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from pgaudit_monitor.sinks.alert import ALARM, MAX_LISTED, OK, REMINDER
+from pgaudit_monitor.detections.model import Detection
+from pgaudit_monitor.sinks.base import ALARM, MAX_LISTED, OK, REMINDER
 
 
 @dataclass
@@ -30,20 +31,26 @@ class AlarmState:
     state: str = OK
     window_start: float = 0.0
     window_count: int = 0
-    window_detections: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_LISTED of the window
+    window_detections: list[Detection] = field(default_factory=list)  # the first MAX_LISTED of the window
     incident: str = ""
     since: float = 0.0  # when the current state began
     episode_count: int = 0  # detections since the ALARM transition
-    unsent: list[dict[str, Any]] = field(default_factory=list)  # detections since the last notification
+    unsent: list[Detection] = field(default_factory=list)  # detections since the last notification
     unsent_count: int = 0
     last_notified: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        listed = {name: [d.to_dict() for d in getattr(self, name)] for name in _LISTS}
+        return {**fields, **listed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlarmState:
-        return cls(**data)
+        listed = {name: [Detection.from_dict(d) for d in data.get(name, ())] for name in _LISTS}
+        return cls(**{**data, **listed})
+
+
+_LISTS = ("window_detections", "unsent")  # AlarmState's lists of detections, stored as their dicts
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class Transition:
     incident: str
     at: float
     count: int
-    detections: tuple[dict[str, Any], ...] = ()
+    detections: tuple[Detection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class Alarm:
         self.rule = rule
         self.state = state or AlarmState()
 
-    def observe(self, detection: dict[str, Any], now: float) -> list[Transition]:
+    def observe(self, detection: Detection, now: float) -> list[Transition]:
         transitions = self._roll(now)
         s = self.state
         s.window_count += 1

@@ -188,7 +188,7 @@ class TrackedFile:
         if b"\n" not in head:
             return False  # not even one whole line yet
         self.fmt = sniff_format(head)
-        self.splitter, self.parse = make_parser(self.fmt, self.prefix, needles_for(self.fmt, self.prefix))
+        self.splitter, self.parse = make_parser(self.fmt, self.prefix, needles_for(self.fmt))
         return True
 
     def _feed(self, data: bytes) -> list[LogEntry | Malformed]:
@@ -223,7 +223,7 @@ class TrackedFile:
 
     def _restart_at_zero(self) -> None:
         if self.fmt is not None:
-            self.splitter, self.parse = make_parser(self.fmt, self.prefix, needles_for(self.fmt, self.prefix))
+            self.splitter, self.parse = make_parser(self.fmt, self.prefix, needles_for(self.fmt))
         self.read_offset, self.base_line, self.newlines, self.tail = 0, 1, 0, b""
         self.marks, self.checkpoint = [(0, 1)], (0, 1)
         self.head_len, self.head_hash = 0, ""

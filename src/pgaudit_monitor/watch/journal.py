@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
 
-from pgaudit_monitor.detections.model import json_line
+from pgaudit_monitor.detections.model import Detection
 
 
 class Journal:
@@ -29,9 +28,9 @@ class Journal:
             self._handle.seek(committed_size)
             self.size = committed_size
 
-    def append(self, detections: Iterable[dict[str, Any]]) -> int:
+    def append(self, detections: Iterable[Detection]) -> int:
         """Write detections, flush them to the OS; the new size, to be committed with them."""
-        data = b"".join(json_line(d) for d in detections)  # never raises: a log line cannot stop the watcher
+        data = b"".join(d.json_line() for d in detections)  # never raises: a log line cannot stop the watcher
         if data:
             self._handle.write(data)
             self._handle.flush()

@@ -13,19 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from pgaudit_monitor.errors import DeliveryError
-from pgaudit_monitor.sinks.alert import Notification
+from pgaudit_monitor.sinks.base import Notification, Sink
 from pgaudit_monitor.watch.state import StateStore, connect
 
 Log = Callable[[str], None]
-
-
-class Sink(Protocol):
-    name: str
-
-    def send(self, notification: Notification) -> None: ...
+KEEP_DELIVERED_SECONDS = 7 * 86400
+"""How long a delivered notification stays in the outbox (for a person reading the state); then it is pruned."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +36,9 @@ class Backoff:
 class Dispatcher(threading.Thread):
     """The delivery thread. `wake()` after enqueueing; `stop` ends it between two attempts."""
 
-    def __init__(self, state_dir: str, sinks: list[Sink], backoff: Backoff, stop: threading.Event, log: Log) -> None:
+    def __init__(
+        self, state_dir: str, sinks: list[Sink[Notification]], backoff: Backoff, stop: threading.Event, log: Log
+    ) -> None:
         super().__init__(name="pgaudit-monitor-outbox", daemon=True)
         self.state_dir, self.sinks, self.backoff, self.stop_event, self.log = state_dir, sinks, backoff, stop, log
         self._wake = threading.Event()
@@ -89,7 +86,8 @@ class Dispatcher(threading.Thread):
                     break
                 now = time.time()
                 with store.transaction():
-                    store.mark_delivered(row.id, now)
+                    store.mark_delivered(row, now)
+                    store.prune_outbox(now - KEEP_DELIVERED_SECONDS)
                 kind = row.payload.get("kind")
                 self.log(f"{sink.name}: delivered {kind} {row.payload.get('incident')} (after {row.attempts} failures)")
         return max(0.05, wait)

@@ -160,8 +160,11 @@ class StateStore:
             return None
         return OutboxRow(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5])
 
-    def mark_delivered(self, row_id: int, now: float) -> None:
-        self.conn.execute("UPDATE outbox SET delivered = ?, last_error = NULL WHERE id = ?", (now, row_id))
+    def mark_delivered(self, row: OutboxRow, now: float) -> None:
+        """Delivered: counted for good (`delivered_counts`), its row kept a while for a person to look at."""
+        self.conn.execute("UPDATE outbox SET delivered = ?, last_error = NULL WHERE id = ?", (now, row.id))
+        counts = self.delivered_counts()
+        self.put("delivered", {**counts, row.channel: counts.get(row.channel, 0) + 1})
 
     def mark_failed(self, row_id: int, error: str, next_attempt: float) -> None:
         self.conn.execute(
@@ -170,8 +173,20 @@ class StateStore:
         )
 
     def outbox_depth(self) -> dict[str, int]:
+        """Notifications waiting, per channel."""
         rows = self.conn.execute("SELECT channel, count(*) FROM outbox WHERE delivered IS NULL GROUP BY channel")
         return {row[0]: row[1] for row in rows}
 
+    def delivered_counts(self) -> dict[str, int]:
+        """Notifications delivered since the state was made, per channel (pruned rows included)."""
+        return dict(self.get("delivered", {}))
+
+    def channels(self) -> list[str]:
+        """Every channel that has had a notification, in name order."""
+        rows = self.conn.execute("SELECT DISTINCT channel FROM outbox")
+        return sorted({row[0] for row in rows} | set(self.delivered_counts()))
+
     def prune_outbox(self, older_than: float) -> None:
+        """Forget notifications delivered before `older_than`: the outbox stays small on a watcher that runs for
+        years; the counts stay in `delivered_counts`."""
         self.conn.execute("DELETE FROM outbox WHERE delivered IS NOT NULL AND delivered < ?", (older_than,))

@@ -15,18 +15,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from pgaudit_monitor.config import Settings
-from pgaudit_monitor.detections.model import Outcome
+from pgaudit_monitor.detections.model import Detection, Outcome
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.errors import AlreadyRunning
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.sinks.alert import Notification, describe
+from pgaudit_monitor.sinks.base import Notification, Sink, describe
 from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState, Transition
 from pgaudit_monitor.watch.follower import Follower, FollowOptions
 from pgaudit_monitor.watch.journal import Journal
-from pgaudit_monitor.watch.outbox import Backoff, Dispatcher, Sink
+from pgaudit_monitor.watch.outbox import Backoff, Dispatcher
 from pgaudit_monitor.watch.state import StateStore, connect
 
 Log = Callable[[str], None]
@@ -65,7 +64,7 @@ def lock_state_dir(state_dir: str) -> int:
 
 
 class Watcher:
-    def __init__(self, config: WatchConfig, settings: Settings, sinks: list[Sink], log: Log) -> None:
+    def __init__(self, config: WatchConfig, settings: Settings, sinks: list[Sink[Notification]], log: Log) -> None:
         self.config, self.sinks, self.log = config, sinks, log
         self.pipeline = Pipeline(settings, report_excluded=False)
         self._lock = lock_state_dir(config.state_dir)
@@ -168,7 +167,7 @@ class Watcher:
                 self.suffixes = dict(self.follower.suffixes)
                 store.put("suffixes", self.suffixes)
             if new:
-                store.put("last_detection", {**new[-1], "detected_at": iso(now)})
+                store.put("last_detection", {**new[-1].to_dict(), "detected_at": iso(now)})
             for transition in transitions:
                 payload = self._notification(transition).to_dict()
                 for sink in self.sinks:
@@ -179,16 +178,16 @@ class Watcher:
             lines = {p.key: p.line for p in positions}
             self.seen = {k for k in self.seen if k[0] not in lines or k[1] >= lines[k[0]]}
         for detection in new:
-            self.log(f"detected: {describe(detection)}: {' '.join(str(detection['statement']).split())[:200]}")
+            self.log(f"detected: {describe(detection)}: {' '.join(detection.statement.split())[:200]}")
         for transition in transitions:
             self.log(f"alarm {transition.kind} (incident {transition.incident}, {transition.count} detection(s))")
         if transitions:
             self.dispatcher.wake()
         return len(new)
 
-    def _count(self, outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
+    def _count(self, outcomes: list[Outcome]) -> tuple[list[Detection], list[tuple[str, int]]]:
         """Detections not counted before: a replay after a restart meets again those after the checkpoint."""
-        new: list[dict[str, Any]] = []
+        new: list[Detection] = []
         keys: list[tuple[str, int]] = []
         for outcome in outcomes:
             if not outcome.detected:
@@ -199,7 +198,7 @@ class Watcher:
                 continue
             self.seen.add(key)
             keys.append(key)
-            new.append(outcome.to_dict())
+            new.append(outcome.detection())
         return new, keys
 
     def _notification(self, t: Transition) -> Notification:
@@ -213,7 +212,7 @@ class Watcher:
             count=t.count,
             window_seconds=rule.window_seconds,
             threshold=rule.threshold,
-            detections=list(t.detections),
+            detections=t.detections,
         )
 
     def close(self) -> None:

@@ -1,16 +1,34 @@
-"""What an alarm transition tells people: one message model, rendered by every notification sink of local mode.
+"""What every sink shares: the one verb (`Sink.send`), the message an alarm transition sends (`Notification`),
+and how a detection reads in one line (`describe`).
 
 The alarm decides when to speak; this module decides what is said, once, so that the webhook, the email and the
-console all say the same thing: who did what to which table, when, and from where.
+console all say the same thing: who did what to which table, when, and from where. A sink that fails raises
+errors.DeliveryError; whoever holds the message (the watcher's outbox) tries again later.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pgaudit_monitor.detections.model import Detection
 
 ALARM, OK, REMINDER = "ALARM", "OK", "REMINDER"
 MAX_LISTED = 20  # detections listed in one notification; the count says how many there were
+
+Message = TypeVar("Message", contravariant=True)
+
+
+class Sink(Protocol[Message]):
+    """Where detections or their consequences go: a name (for the outbox and the logs) and `send`.
+
+    The notification sinks of local mode (webhook, email, console) send a Notification; the Lambda's sinks send
+    what their service takes (the metric sink a set of counts, the detail sink a batch of detections).
+    """
+
+    name: str
+
+    def send(self, message: Message) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -25,14 +43,16 @@ class Notification:
     count: int  # detections in the window that tripped the alarm, or in the whole episode for OK
     window_seconds: int
     threshold: int
-    detections: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_LISTED, as Outcome.to_dict()
+    detections: tuple[Detection, ...] = field(default=())  # the first MAX_LISTED
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As stored in the outbox and posted to a generic webhook."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**fields, "detections": [d.to_dict() for d in self.detections]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Notification:
-        return cls(**data)
+        return cls(**{**data, "detections": tuple(Detection.from_dict(d) for d in data.get("detections", ()))})
 
     @property
     def title(self) -> str:
@@ -59,7 +79,7 @@ class Notification:
             lines.append("")
             for detection in self.detections:
                 lines.append(f"- {describe(detection)}")
-                statement = " ".join(str(detection.get("statement") or "").split())
+                statement = " ".join(detection.statement.split())
                 lines.append(f"    {statement[:500]}")
             if self.count > len(self.detections):
                 lines.append(f"- ... and {self.count - len(self.detections)} more (see the detections file)")
@@ -67,15 +87,15 @@ class Notification:
         return "\n".join(lines) + "\n"
 
 
-def describe(detection: dict[str, Any]) -> str:
+def describe(detection: Detection) -> str:
     """`alice UPDATE accounts at <time> from 10.0.0.5(5432) on database shop`: who, what, which table, when, where."""
-    relations = ", ".join(detection.get("relations") or ()) or "?"
+    d = detection
+    relations = ", ".join(d.relations) or "?"
     category = {
         "sensitive-catalog": " (sensitive catalog)",
-        "audit-tamper": f" (audit tampering: {detection.get('rule')})",
-    }.get(str(detection.get("category")), "")
+        "audit-tamper": f" (audit tampering: {d.rule})",
+    }.get(str(d.category), "")
     return (
-        f"{detection.get('user')} {detection.get('command')} {relations}{category} "
-        f"at {detection.get('time') or '?'} from {detection.get('client') or '?'} "
-        f"on database {detection.get('database') or '?'}"
+        f"{d.user} {d.command} {relations}{category} at {d.time or '?'} from {d.client or '?'} "
+        f"on database {d.database or '?'}"
     )
