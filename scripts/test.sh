@@ -10,6 +10,10 @@ echo "== lint: ruff"
 .venv/bin/ruff format --check .
 echo "== types: mypy"
 .venv/bin/mypy
+echo "== structure: import layers, dead code, generated docs"
+.venv/bin/lint-imports --no-cache
+.venv/bin/vulture src scripts tests lambda bench --exclude bench/out
+.venv/bin/python scripts/readme_rules.py --check
 echo "== lint: shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${shell_scripts[@]}"

@@ -186,12 +186,6 @@ def metric_datapoints(
     return sorted((p["Timestamp"], p["Sum"]) for p in response["Datapoints"])
 
 
-def iter_json_lines(text: str) -> Iterator[dict[str, Any]]:
-    for line in text.splitlines():
-        if line.startswith("{"):
-            yield json.loads(line)
-
-
 # -- fixtures (imported by the AWS test modules) -----------------------------------------------------------------
 
 

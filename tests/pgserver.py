@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
@@ -158,12 +158,3 @@ class PgServer:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"{needle!r} did not reach the {suffix} log within {timeout}s")
-
-
-@contextlib.contextmanager
-def running_server(**kwargs: object) -> Iterator[PgServer]:
-    server = PgServer(**kwargs)  # type: ignore[arg-type]
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()

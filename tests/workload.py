@@ -11,7 +11,7 @@ app_svc (service account, not audited), etl_svc (service account audited by mist
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pgaudit_monitor.config import load_settings
@@ -161,11 +161,6 @@ def run_workload(server: PgServer, cases: tuple[Case, ...] = CASES) -> None:
     server.psql("-v", "ON_ERROR_STOP=1", stdin=SETUP_SQL)
     for case in cases:
         run_case(server, case)
-
-
-@dataclass
-class Expected:
-    detections: list[tuple[str, str, tuple[str, ...], str]] = field(default_factory=list)
 
 
 def expected_detections(cases: tuple[Case, ...] = CASES) -> list[tuple[str, str, tuple[str, ...], str]]:
