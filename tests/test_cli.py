@@ -42,3 +42,16 @@ def test_help_lists_every_command() -> None:
         [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert all(command in out for command in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("command", "takes"),
+    [("scan", True), ("watch", True), ("doctor", True), ("coverage", True), ("triage", True),
+     ("probe", False), ("enable-user", False), ("disable-user", False)],
+)  # fmt: skip
+def test_only_commands_that_apply_the_policy_take_its_options(command: str, takes: bool) -> None:
+    # an option a command would accept and ignore (a service-account list for enable-user) misleads its user
+    subcommands = next(a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction))
+    options = {o for action in subcommands.choices[command]._actions for o in action.option_strings}
+    assert ("--service-accounts" in options) is takes
+    assert ("--config" in options) is takes

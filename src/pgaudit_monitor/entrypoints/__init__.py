@@ -1,1 +1,2 @@
-"""Stage 6: the entry points (command line; later the Lambda handler and the watcher)."""
+"""The entry points: the `pgaudit-monitor` command (scan, the database commands, watch and status, triage) and the
+Lambda handler. They parse arguments, call the core, and map errors to exit codes; no decision is made here."""

@@ -65,7 +65,11 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
     )
     probe.add_argument("--dsn", help=CONNECTION_HELP)
     _add_log_source_options(probe)
-    add_policy_options(probe)
+    probe.add_argument(
+        "--log-line-prefix",
+        metavar="PREFIX",
+        help="the server's log_line_prefix, to find the probe's record in a stderr log (default: the server's own)",
+    )
     probe.set_defaults(handler=run_probe)
 
     coverage = commands.add_parser(
@@ -91,7 +95,6 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
         cmd.add_argument("role", metavar="NAME")
         cmd.add_argument("--dsn", help=CONNECTION_HELP)
         cmd.add_argument("--dry-run", action="store_true", help="print the statement, do not run it")
-        add_policy_options(cmd)
         cmd.set_defaults(handler=run_set_role, pgaudit_log=value)
 
 
