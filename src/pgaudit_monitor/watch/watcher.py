@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from pgaudit_monitor.config import Settings
 from pgaudit_monitor.detections.model import Detection, Outcome
-from pgaudit_monitor.entries.model import Malformed
+from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.errors import AlreadyRunning
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.base import Notification, Sink, describe
@@ -26,7 +26,7 @@ from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState, Transition
 from pgaudit_monitor.watch.follower import Follower, FollowOptions
 from pgaudit_monitor.watch.journal import Journal
 from pgaudit_monitor.watch.outbox import Backoff, Dispatcher
-from pgaudit_monitor.watch.state import StateStore, connect
+from pgaudit_monitor.watch.state import FilePosition, StateStore, connect
 
 Log = Callable[[str], None]
 LOCK_NAME = "watch.lock"
@@ -122,12 +122,39 @@ class Watcher:
             self.close()
 
     def step(self) -> int:
-        """Read, judge, count, alarm and commit once; the number of new detections."""
+        """One turn of the loop, in named steps: read, judge, deduplicate, alarm, then (when anything changed)
+        journal, commit, tell, wake. The number of new detections.
+
+        Nothing is committed before the journal holds the detections, and nothing is notified before the commit:
+        a watcher killed at any point counts each detection once and loses no notification when it restarts.
+        """
         monotonic, now = time.monotonic(), time.time()
+        items, resets = self._read(monotonic)
+        outcomes, malformed = self._judge(items)
+        new, new_keys = self._count(outcomes)
+        transitions = self._alarm(new, now)
+        positions, forgotten = self.follower.checkpoint(self.pipeline.assembler.open_entries(), now)
+        heartbeat = now - self._last_heartbeat >= HEARTBEAT_SECONDS
+        if not (new or transitions or positions or forgotten or resets or malformed or heartbeat):
+            return 0
+        journal_size = self.journal.append(new)
+        self._commit(now, new, new_keys, transitions, positions, forgotten, resets, malformed, journal_size)
+        self._tell(new, transitions)
+        if transitions:
+            self.dispatcher.wake()
+        return len(new)
+
+    def _read(self, monotonic: float) -> tuple[list[LogEntry | Malformed], list[str]]:
+        """What the follower read since the last step, and the files it found replaced (their keys)."""
         items = self.follower.poll(monotonic)
         resets = self.follower.take_resets()
         if resets:
             self.seen = {k for k in self.seen if k[0] not in resets}
+        return items, resets
+
+    def _judge(self, items: list[LogEntry | Malformed]) -> tuple[list[Outcome], int]:
+        """The statements completed by these entries (or idle long enough), and how many entries were malformed:
+        each is logged and skipped, none stops the watcher."""
         outcomes: list[Outcome] = []
         malformed = 0
         for item in self.pipeline.feed(items):
@@ -137,16 +164,28 @@ class Watcher:
             else:
                 outcomes.append(item)
         outcomes += self.pipeline.assembler.complete_idle(self.config.idle_seconds)
-        new, new_keys = self._count(outcomes)
+        return outcomes, malformed
+
+    def _alarm(self, new: list[Detection], now: float) -> list[Transition]:
         transitions: list[Transition] = []
         for detection in new:
             transitions += self.alarm.observe(detection, now)
-        transitions += self.alarm.tick(now)
-        positions, forgotten = self.follower.checkpoint(self.pipeline.assembler.open_entries(), now)
-        heartbeat = now - self._last_heartbeat >= HEARTBEAT_SECONDS
-        if not (new or transitions or positions or forgotten or resets or malformed or heartbeat):
-            return 0
-        journal_size = self.journal.append(new)
+        return transitions + self.alarm.tick(now)
+
+    def _commit(
+        self,
+        now: float,
+        new: list[Detection],
+        new_keys: list[tuple[str, int]],
+        transitions: list[Transition],
+        positions: list[FilePosition],
+        forgotten: list[str],
+        resets: list[str],
+        malformed: int,
+        journal_size: int,
+    ) -> None:
+        """One transaction: the positions read up to, the detections counted, the alarm's state, the journal's
+        size, and a notification per transition for each channel's outbox."""
         self.detections_total += len(new)
         self.malformed_total += malformed
         store = self.store
@@ -177,13 +216,13 @@ class Watcher:
         if positions:
             lines = {p.key: p.line for p in positions}
             self.seen = {k for k in self.seen if k[0] not in lines or k[1] >= lines[k[0]]}
+
+    def _tell(self, new: list[Detection], transitions: list[Transition]) -> None:
+        """The watcher's own log: each detection and each transition, once committed."""
         for detection in new:
             self.log(f"detected: {describe(detection)}: {' '.join(detection.statement.split())[:200]}")
         for transition in transitions:
             self.log(f"alarm {transition.kind} (incident {transition.incident}, {transition.count} detection(s))")
-        if transitions:
-            self.dispatcher.wake()
-        return len(new)
 
     def _count(self, outcomes: list[Outcome]) -> tuple[list[Detection], list[tuple[str, int]]]:
         """Detections not counted before: a replay after a restart meets again those after the checkpoint."""
