@@ -27,8 +27,8 @@ from awskit import (
 )
 from awskit import alarm_fires as alarm_fires
 from conftest import only
-from pgaudit_monitor.aws.windows import iso
 from pgaudit_monitor.entrypoints import lambda_handler
+from pgaudit_monitor.timestamps import iso
 from workload import SERVICE_ACCOUNTS, expected_detections, normalize
 
 __all__ = ["aws", "moto_endpoint"]  # fixtures

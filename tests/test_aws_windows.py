@@ -8,9 +8,10 @@ from fnmatch import fnmatchcase
 import pytest
 
 from pgaudit_monitor.aws.insights import USER_FIELD, _insights_regex, auditing_regex, build_query
-from pgaudit_monitor.aws.windows import Span, iso, last_due_end, parse_time, plan, split
+from pgaudit_monitor.aws.windows import Span, last_due_end, parse_time, plan, split
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, POSTGRES_DEFAULT_PREFIX, compile_prefix
 from pgaudit_monitor.policy.accounts import glob_regex
+from pgaudit_monitor.timestamps import iso
 
 W = 300
 T0 = parse_time("2026-11-25T10:00:00Z")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgaudit_monitor.aws.windows import iso, parse_time
+from pgaudit_monitor.aws.windows import parse_time
 from pgaudit_monitor.errors import CheckpointError
+from pgaudit_monitor.timestamps import iso
 
 
 class Checkpoint:

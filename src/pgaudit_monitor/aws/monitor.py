@@ -16,15 +16,17 @@ from typing import Any, TextIO
 
 from pgaudit_monitor.aws.checkpoint import Checkpoint
 from pgaudit_monitor.aws.insights import ROW_LIMIT, Fetch, InsightsRunner, Row, build_query
-from pgaudit_monitor.aws.windows import Span, iso, last_due_end, parse_time, plan
+from pgaudit_monitor.aws.windows import Span, last_due_end, parse_time, plan
 from pgaudit_monitor.config import Settings, load_settings
 from pgaudit_monitor.detections.model import Detection, json_line
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
+from pgaudit_monitor.entries.splitting import AUDIT_MARKER
 from pgaudit_monitor.errors import ConfigError
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.metric import CANARY, DETECTIONS, ERRORS, RECORDS, TRUNCATED, MetricSink
 from pgaudit_monitor.sinks.sns_detail import DetailNotifier, DetectionBatch
+from pgaudit_monitor.timestamps import iso
 
 DEFAULT_NAMESPACE = "RDSAudit/UserActivity"
 SUMMARY_DETECTIONS = 50  # detections listed in the returned summary; every one is in the log
@@ -275,7 +277,7 @@ class Monitor:
             span=chunk,
             detections=detections,
             first_ms=first_ms,
-            records=sum(1 for r in in_chunk if "AUDIT: " in r.message),
+            records=sum(1 for r in in_chunk if AUDIT_MARKER in r.message),
             canary=self._canary(in_chunk),
             malformed=malformed,
             queries=fetch.queries,
@@ -299,7 +301,7 @@ class Monitor:
         regex = self._canary_prefix.regex
         count = 0
         for r in rows:
-            if user in r.message and "AUDIT: " in r.message:
+            if user in r.message and AUDIT_MARKER in r.message:
                 match = regex.match(r.message)
                 if match is not None and match.groupdict().get("user") == user:
                     count += 1

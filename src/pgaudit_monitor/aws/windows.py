@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pgaudit_monitor.timestamps import iso
+
 
 @dataclass(frozen=True, order=True)
 class Span:
@@ -33,10 +35,6 @@ class Span:
 
     def __str__(self) -> str:
         return f"{iso(self.start)}/{iso(self.end)}"
-
-
-def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgaudit_monitor.detections.model import Outcome
-from pgaudit_monitor.entries.model import LogEntry, Malformed
+from pgaudit_monitor.entries.model import EXCERPT, LogEntry, Malformed
 from pgaudit_monitor.entries.splitting import may_change_auditing
 from pgaudit_monitor.errors import RecordError
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
@@ -229,7 +229,7 @@ class StatementAssembler:
         try:
             record = entry.record or parse_record(entry.message)
         except RecordError as exc:
-            done.append(Malformed(entry.source, entry.line, str(exc), entry.message[:80]))
+            done.append(Malformed(entry.source, entry.line, str(exc), entry.message[:EXCERPT]))
             return
         if entry.context:  # pgAudit hides the context of its records: RAISE wrote this one
             self._forged(entry, user, record, done)

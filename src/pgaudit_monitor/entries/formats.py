@@ -16,7 +16,7 @@ from typing import Any
 
 import stringzilla
 
-from pgaudit_monitor.entries.model import AMBIGUOUS_USER, LogEntry, Malformed
+from pgaudit_monitor.entries.model import AMBIGUOUS_USER, EXCERPT, LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import SQLSTATE_BYTES, CompiledPrefix
 from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, Cut, may_change_auditing
 
@@ -28,7 +28,6 @@ Attach = Callable[[str], Any]
 
 UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
 UNKNOWN_BYTES = UNKNOWN.encode()
-_EXCERPT = 80
 
 
 def _decode(data: bytes) -> str:
@@ -239,7 +238,7 @@ def _name(raw: bytes | None) -> str | None:
 
 
 def _unmatched(data: bytes, prefix: CompiledPrefix, source: str, line: int) -> Malformed:
-    excerpt = data[:_EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
+    excerpt = data[:EXCERPT].decode("utf-8", errors="replace").rstrip("\r\n")
     return Malformed(source, line, f"does not match log_line_prefix {prefix.text!r}", excerpt)
 
 
@@ -284,7 +283,7 @@ def _suspect(
         and prefix.head.match(buf, before, start) is None
         and prefix.lead.match(buf, before, start) is not None
     ):
-        excerpt = buf[before : min(start, before + _EXCERPT)].decode("utf-8", errors="replace").rstrip("\r\n")
+        excerpt = buf[before : min(start, before + EXCERPT)].decode("utf-8", errors="replace").rstrip("\r\n")
         orphan = Malformed(
             source,
             line - buf.count(b"\n", before, start),
@@ -388,13 +387,13 @@ def parse_jsonlog(data: bytes, *, source: str, line: int, stream: str = "") -> L
         obj = json.loads(text)
     except (ValueError, RecursionError) as exc:
         reason = exc.args[0] if isinstance(exc, ValueError) and exc.args else "nested too deeply"
-        return Malformed(source, line, f"not a JSON object ({reason})", text[:_EXCERPT])
+        return Malformed(source, line, f"not a JSON object ({reason})", text[:EXCERPT])
     if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
-        return Malformed(source, line, "JSON entry without a message", text[:_EXCERPT])
+        return Malformed(source, line, "JSON entry without a message", text[:EXCERPT])
     try:
         return _json_entry(obj, source, line, stream)
     except _BadField as exc:
-        return Malformed(source, line, str(exc), text[:_EXCERPT])
+        return Malformed(source, line, str(exc), text[:EXCERPT])
 
 
 def _json_entry(obj: dict[str, Any], source: str, line: int, stream: str) -> LogEntry:
@@ -431,10 +430,10 @@ def parse_csvlog(data: bytes, *, source: str, line: int, stream: str = "") -> Lo
     try:
         rows = list(csv.reader([text], strict=True))
     except csv.Error as exc:
-        return Malformed(source, line, f"not a CSV row ({exc})", text[:_EXCERPT])
+        return Malformed(source, line, f"not a CSV row ({exc})", text[:EXCERPT])
     row = rows[0] if len(rows) == 1 else []
     if len(row) < _CSV_MIN_COLUMNS:
-        return Malformed(source, line, f"csvlog row with {len(row)} columns, expected at least 23", text[:_EXCERPT])
+        return Malformed(source, line, f"csvlog row with {len(row)} columns, expected at least 23", text[:EXCERPT])
     remote = row[CSV_REMOTE]
     if ":" in remote and not remote.startswith("["):
         host, _, port = remote.rpartition(":")

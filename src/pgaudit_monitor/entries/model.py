@@ -9,6 +9,9 @@ if TYPE_CHECKING:  # only a type: the records layer reads entries, not the other
     from pgaudit_monitor.records.pgaudit import AuditRecord
 
 
+EXCERPT = 80
+"""How much of a malformed entry its report shows."""
+
 AMBIGUOUS_USER = "?"
 """The user of a record whose prefix reads more than one way (a role name holding a newline or a piece of a log
 prefix, in stderr): the value of policy.accounts.UNKNOWN_USER, which this layer may not import. The policy takes
@@ -74,7 +77,8 @@ class LogEntry:
 
 @dataclass(frozen=True, slots=True)
 class Malformed:
-    """An entry that could not be read; reported with its place and reason, then skipped."""
+    """An entry that could not be read; reported with its place and reason, then skipped. Its excerpt is the
+    entry's first EXCERPT characters: enough to find it, never a whole statement in an error stream."""
 
     source: str
     line: int

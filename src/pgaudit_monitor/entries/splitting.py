@@ -22,7 +22,9 @@ from typing import Any
 
 import stringzilla
 
-AUDIT_NEEDLE = b"AUDIT: "
+AUDIT_MARKER = "AUDIT: "
+"""How pgAudit starts each record's message (and what a forger must write): records.pgaudit reads from here."""
+AUDIT_NEEDLE = AUDIT_MARKER.encode()
 CONNECTION_NEEDLE = b"connection"
 AUTHORIZED_HEAD = b"connection authorized: "
 MESSAGE_HEADS: tuple[bytes, ...] = (

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pgaudit_monitor.aws.insights import kept_messages
 from pgaudit_monitor.aws.windows import parse_time
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.prefix import compile_prefix
@@ -76,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: needs boto3: pip install 'pgaudit-monitor[aws]'", file=sys.stderr)
         return ExitCode.USAGE
     logs = boto3.client("logs", region_name=args.region) if args.region else boto3.client("logs")
-    # pgAudit records only, where each names its user; with a prefix without the user, connection entries too
-    pattern = '"AUDIT: "' if compile_prefix(settings.log_line_prefix).has_user else None
+    # what the Lambda's query keeps (pgAudit records, RAISE's CONTEXT: a forged record's tell), as a filter pattern
+    # (`?"a" ?"b"`: either term); with a prefix without the user, everything (the connection entries name users)
+    has_user = compile_prefix(settings.log_line_prefix).has_user
+    pattern = " ".join(f'?"{kept}"' for kept in kept_messages(has_user)) if has_user else None
     start, end = (at - 60 * args.minutes) * 1000, (at + 60 * args.minutes) * 1000
     pipeline = Pipeline(settings, report_excluded=args.explain)
     report = ScanReport("triage", as_json=args.format == "json", explain=args.explain, out=sys.stdout, err=sys.stderr)

@@ -25,11 +25,12 @@ from pgaudit_monitor.sinks.base import Notification, Sink, describe
 from pgaudit_monitor.sinks.console import ConsoleNotifier
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
 from pgaudit_monitor.sinks.webhook import SHAPES, WebhookConfig, WebhookSink
+from pgaudit_monitor.timestamps import iso
 from pgaudit_monitor.watch.alarm import AlarmRule
 from pgaudit_monitor.watch.follower import FollowOptions
 from pgaudit_monitor.watch.outbox import Backoff
 from pgaudit_monitor.watch.state import DB_NAME, StateStore, connect
-from pgaudit_monitor.watch.watcher import LOCK_NAME, WatchConfig, Watcher, iso
+from pgaudit_monitor.watch.watcher import LOCK_NAME, WatchConfig, Watcher
 
 WEBHOOK_URL_ENV = "PGAUDIT_MONITOR_WEBHOOK_URL"
 WEBHOOK_KEY_ENV = "PGAUDIT_MONITOR_WEBHOOK_KEY"
@@ -245,7 +246,7 @@ def collect_status(state_dir: str) -> dict[str, Any]:
                     "read": p.read_offset,
                     "size": size,
                     "lag_bytes": None if size is None else max(0, size - p.offset),
-                    "updated": iso(p.updated),
+                    "updated": iso(p.updated, milliseconds=True),
                     "seconds_since_update": round(now - p.updated, 1),
                 }
             )
@@ -302,7 +303,7 @@ def write_status(status: dict[str, Any], out: Any) -> None:
     out.write(f"watcher:    {running} (pid {status['pid']}, last heartbeat {beat}s ago)\n")
     out.write(f"paths:      {', '.join(status['paths'])}\n")
     alarm, rule = status["alarm"], status["rule"]
-    since = iso(alarm["since"]) if alarm.get("since") else "start"
+    since = iso(alarm["since"], milliseconds=True) if alarm.get("since") else "start"
     line = f"alarm:      {alarm['state']} since {since}"
     if alarm["state"] == "ALARM":
         line += f", incident {alarm.get('incident')}, {alarm.get('episode_count', 0)} detection(s)"

@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pgaudit_monitor.entries.splitting import AUDIT_MARKER
 from pgaudit_monitor.errors import RecordError
 
-AUDIT_MARKER = "AUDIT: "
 PREVIOUSLY_LOGGED = "<previously logged>"  # pgaudit.log_statement_once: the text is on an earlier record
 NOT_LOGGED = "<not logged>"
 _FIXED_FIELDS = 9

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from pgaudit_monitor.detections.model import Detection
+from pgaudit_monitor.timestamps import iso
 
 _SUBJECT_MAX = 100
 _STATEMENT_MAX = 300
@@ -26,15 +26,14 @@ def insights_link(region: str, log_group: str, center_ms: int, minutes: int = 15
     def esc(text: str) -> str:  # the console's own escaping of its URL fragment
         return quote(quote(text, safe=""), safe="").replace("%", "$")
 
+    def at(ms: int) -> str:
+        return esc(iso(ms / 1000, milliseconds=True))
+
     fragment = (
-        f"logsV2:logs-insights$3FqueryDetail$3D~(end~'{esc(_iso_ms(end))}~start~'{esc(_iso_ms(start))}"
+        f"logsV2:logs-insights$3FqueryDetail$3D~(end~'{at(end)}~start~'{at(start)}"
         f"~timeType~'ABSOLUTE~source~(~'{esc(log_group)}))"
     )
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#{fragment}"
-
-
-def _iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @dataclass(frozen=True)

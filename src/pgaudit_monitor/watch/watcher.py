@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pgaudit_monitor.config import Settings
 from pgaudit_monitor.detections.model import Detection, Outcome
@@ -22,6 +21,7 @@ from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.errors import AlreadyRunning
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.base import Notification, Sink, describe
+from pgaudit_monitor.timestamps import iso
 from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState, Transition
 from pgaudit_monitor.watch.follower import Follower, FollowOptions
 from pgaudit_monitor.watch.journal import Journal
@@ -45,10 +45,6 @@ class WatchConfig:
     idle_seconds: float = 0.5  # a statement with no record for this long is complete (pgAudit writes in bursts)
     alarm_name: str = "pgaudit-monitor-human-dml"
     host: str = field(default_factory=socket.gethostname)
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def lock_state_dir(state_dir: str) -> int:
@@ -206,7 +202,7 @@ class Watcher:
                 self.suffixes = dict(self.follower.suffixes)
                 store.put("suffixes", self.suffixes)
             if new:
-                store.put("last_detection", {**new[-1].to_dict(), "detected_at": iso(now)})
+                store.put("last_detection", {**new[-1].to_dict(), "detected_at": iso(now, milliseconds=True)})
             for transition in transitions:
                 payload = self._notification(transition).to_dict()
                 for sink in self.sinks:
@@ -247,7 +243,7 @@ class Watcher:
             alarm=self.config.alarm_name,
             incident=t.incident,
             host=self.config.host,
-            at=iso(t.at),
+            at=iso(t.at, milliseconds=True),
             count=t.count,
             window_seconds=rule.window_seconds,
             threshold=rule.threshold,
