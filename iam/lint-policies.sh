@@ -4,7 +4,7 @@
 #
 # Trust policies (*-trust-policy.json) are resource policies: a Principal and, by definition, no Resource. parliament
 # lints identity policies only and reports every trust policy as malformed, so they are checked by
-# tests/test_aws_deploy.py instead (service principal, sts:AssumeRole only, this account only).
+# tests/deploy/test_aws_deploy.py instead (service principal, sts:AssumeRole only, this account only).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 parliament="${PARLIAMENT:-$(command -v parliament || echo "$here/../.venv/bin/parliament")}"

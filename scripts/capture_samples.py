@@ -2,7 +2,7 @@
 
     python scripts/capture_samples.py            # (re)writes tests/data/prefixes/<name>.log|.csv|.json
 
-For every prefix below, a throwaway server (tests/pgserver.py) logs to stderr, csvlog and jsonlog at once, and the
+For every prefix below, a throwaway server (tests/support/pgserver.py) logs to stderr, csvlog and jsonlog at once, and the
 same sessions run against it: real psql and psycopg clients, roles with awkward names, an application_name with
 colons and spaces, multi-line statements, quotes and commas, failing statements (ERROR + STATEMENT), refused
 connections, a checkpoint, and the server's own start-up and shut-down lines. The three files the logging collector
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 import psycopg  # noqa: E402
 

@@ -26,7 +26,7 @@ objects, the detector's category, command, relations and rule, the log line.
 
 Needs the PostgreSQL 15 and pgAudit Debian packages; run as root (the server runs as the `postgres` OS user).
 Fetching the sources needs a deb-src line for Debian's archive (see the end of --help). Exit status: 0 when
-every disagreement is in the test's known list (tests/test_regress_differential.py), 1 otherwise (always, on
+every disagreement is in the test's known list (tests/integration/test_regress_differential.py), 1 otherwise (always, on
 files outside the test's subset), 2 on bad usage.
 """
 
@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from pgserver import postgres_available  # noqa: E402
 from regresskit import (  # noqa: E402

@@ -35,7 +35,7 @@ fi
 # module again at every start (20 ms of each command's start-up).
 .venv/bin/python -m compileall -q src >/dev/null
 
-# checkov, the Terraform module's security scan (tests/test_terraform.py), in a virtualenv of its own: its
+# checkov, the Terraform module's security scan (tests/deploy/test_terraform.py), in a virtualenv of its own: its
 # dependencies would move the boto3/botocore pins that the AWS emulator needs in .venv.
 CHECKOV_VERSION=3.3.30
 if [[ "$(.venv-checkov/bin/checkov --version 2>/dev/null || true)" != "$CHECKOV_VERSION" ]]; then

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pgserver import PgServer, postgres_available
+from pgserver import PgServer, require_postgres
 from workload import run_workload
-
-
-def _require_postgres() -> None:
-    if not postgres_available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL 15 binaries missing: .ci/run must install postgresql-15 and postgresql-15-pgaudit")
-        pytest.skip("PostgreSQL 15 not installed")
 
 
 @pytest.fixture(scope="session")
 def workload_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The Aurora-prefix server's logs (stderr, csvlog, jsonlog) after the whole workload, copied out."""
-    _require_postgres()
+    require_postgres()
     out = tmp_path_factory.mktemp("workload-logs")
     with PgServer() as server:
         run_workload(server)
@@ -36,7 +28,7 @@ def workload_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def default_prefix_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The same workload on a server with PostgreSQL's default prefix '%m [%p] ', which names no user."""
-    _require_postgres()
+    require_postgres()
     out = tmp_path_factory.mktemp("default-prefix-logs")
     with PgServer(log_line_prefix="%m [%p] ", log_destination="stderr") as server:
         run_workload(server)
@@ -44,9 +36,3 @@ def default_prefix_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         for path in server.log_dir.iterdir():
             shutil.copy(path, out / path.name)
     return out
-
-
-def only(directory: Path, suffix: str) -> Path:
-    files = sorted(directory.glob(f"*{suffix}"))
-    assert len(files) == 1, files
-    return files[0]

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _require_postgres, only
 from hostile import SERVICE_ACCOUNTS, Case, expected, normalize, run_hostile
 from pgaudit_monitor.entries.model import Malformed
-from pgserver import PgServer
+from pgserver import PgServer, only, require_postgres
 from workload import scan_in_process
 
 SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
@@ -19,7 +18,7 @@ SUFFIXES = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
 
 @pytest.fixture(scope="module")
 def hostile_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, Case]]]:
-    _require_postgres()
+    require_postgres()
     out = tmp_path_factory.mktemp("hostile-logs")
     with PgServer() as server:
         ran = run_hostile(server)

@@ -1,6 +1,6 @@
 """The detector against pgAudit's own per-relation records, on a fixed part of PostgreSQL's regression suite.
 
-tests/regresskit.py says how it works. The files below are vendored (tests/data/regress, PostgreSQL License):
+tests/support/regresskit.py says how it works. The files below are vendored (tests/data/regress, PostgreSQL License):
 the DML-heavy ones that run without the regress C library, about a minute on two cores. Every disagreement
 between the detector and the oracle must be listed, reviewed, in KNOWN; a new one fails the test (a new miss is
 the failure that matters), and so does a listed one that no longer happens (the list stays honest: delete it).
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _require_postgres
 from pgaudit_monitor.policy.rules import AUDIT_TAMPER, BY_NAME
 from pgaudit_monitor.records.pgaudit import AuditRecord
+from pgserver import require_postgres
 from regresskit import (
     CATEGORY,
     FALSE_ALERT,
@@ -38,7 +38,7 @@ from regresskit import (
     stable_id,
 )
 
-VENDORED = Path(__file__).parent / "data" / "regress"
+VENDORED = Path(__file__).resolve().parents[1] / "data" / "regress"
 
 # DML in most shapes the grammar has (INSERT ... ON CONFLICT, rules and updatable views aside: long files, run by
 # the script on the whole suite), through views, CTEs, MERGE, functions, procedures, cursors, prepared statements,
@@ -95,7 +95,7 @@ KNOWN: list[Known] = [
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    _require_postgres()
+    require_postgres()
     source = RegressSource.find(VENDORED)
     suite = run_suite(source, SUBSET, tmp_path_factory.mktemp("regress-log"), timeout=120)
     return compare(suite)

@@ -1,8 +1,8 @@
 """The Terraform module (terraform/) deploys what deploy-all.sh deploys: the same names, settings and policy documents.
 
 The providers cannot be downloaded here, so neither `terraform plan` nor `validate` runs. Instead the module is
-parsed with python-hcl2 and evaluated by tests/hcl_eval.py for the inputs the CLI path's tests use, and what it
-would deploy is compared with (a) what tests/test_aws_deploy.py asserts the CLI path deployed, (b) the CLI scripts
+parsed with python-hcl2 and evaluated by tests/support/hcl_eval.py for the inputs the CLI path's tests use, and what it
+would deploy is compared with (a) what tests/deploy/test_aws_deploy.py asserts the CLI path deployed, (b) the CLI scripts
 themselves: their defaults, descriptions and settings, and the policies their render() produces, byte for byte.
 `terraform fmt` runs where the binary is installed, checkov where scripts/setup.sh made .venv-checkov.
 """
@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from awskit import ACCOUNT, REGION, VENV_BIN
+from deploykit import FUNCTION, GROUP, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
 from hcl_eval import HclError, Module, load, parse, unquote
-from test_aws_deploy import FUNCTION, GROUP, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "terraform"
 EXAMPLES = sorted(path for path in (MODULE / "examples").iterdir() if path.is_dir())
 DATA = {"aws_caller_identity.current.account_id": ACCOUNT, "aws_region.current.region": REGION}
@@ -36,7 +36,7 @@ POLICIES = {  # resource address, argument -> the CLI path's template
     ("aws_kms_key.alerts", "policy"): "sns/kms-key-policy.json",
     ("aws_sns_topic_policy.alerts", "policy"): "sns/topic-policy.json",
 }
-# deploy-all.sh's inputs (tests/test_aws_deploy.py) as the module's
+# deploy-all.sh's inputs (tests/deploy/test_aws_deploy.py) as the module's
 TF_INPUTS: dict[str, Any] = {
     "cluster_name": INPUTS["CLUSTER_NAME"],
     "environment": "production",
@@ -211,7 +211,7 @@ def test_every_policy_is_the_document_the_cli_path_deploys(zip_path: Path, suffi
 
 
 def test_the_policies_say_what_the_cli_tests_assert(zip_path: Path) -> None:
-    """tests/test_aws_deploy.py's assertions on the deployed role, key and topic, on the module's documents."""
+    """tests/deploy/test_aws_deploy.py's assertions on the deployed role, key and topic, on the module's documents."""
     tf = module(zip_path)
 
     def statements(address: str, argument: str) -> dict[str, dict]:

@@ -1,6 +1,6 @@
 """Real and hostile log lines from a real PostgreSQL 15 + pgAudit: verbose verbosity, forged prefixes, RAISE.
 
-Every log here is written by a throwaway server during the test (tests/pgserver.py), in stderr, csvlog and
+Every log here is written by a throwaway server during the test (tests/support/pgserver.py), in stderr, csvlog and
 jsonlog at once, at log_error_verbosity default and verbose:
 
 * `LOG:  00000: AUDIT: ...` and the `LOCATION:` line after it (verbose) must read as the default's records;
@@ -23,7 +23,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import _require_postgres
 from pgaudit_monitor.aws.insights import build_query, kept_messages
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.detections.model import Outcome
@@ -32,7 +31,7 @@ from pgaudit_monitor.entries.prefix import AURORA_PREFIX, compile_prefix
 from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES, LogFormat, make_parser, needles_for, read_file
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
-from pgserver import PgServer
+from pgserver import PgServer, require_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -85,7 +84,7 @@ def _capture(out: Path, verbosity: str) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
-    _require_postgres()
+    require_postgres()
     out = tmp_path_factory.mktemp("hostile-logs")
     return {verbosity: _capture(out, verbosity) for verbosity in VERBOSITIES}
 
@@ -293,7 +292,7 @@ def test_entry_fields_are_in_declaration_order() -> None:
 
 
 def test_leader_pid_of_a_parallel_worker_in_every_format(tmp_path: Path) -> None:
-    _require_postgres()
+    require_postgres()
     prefix_text = "%m [%p] %P %q%u@%d "
     query = "SET force_parallel_mode = on; SET parallel_setup_cost = 0; SELECT 1 / (id - 500) FROM t"
     with PgServer(log_line_prefix=prefix_text) as server:

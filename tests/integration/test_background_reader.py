@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import only
 from pgaudit_monitor.background import MIN_BACKGROUND_BYTES, _worth_a_process, read_entries
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import LogEntry, Malformed
@@ -24,6 +23,7 @@ from pgaudit_monitor.errors import InputError, RecordError
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.policy.accounts import ServiceAccounts
 from pgaudit_monitor.records.pgaudit import is_audit_message, parse_record
+from pgserver import only
 from workload import SERVICE_ACCOUNTS, expected_detections, in_log_order
 
 pytestmark = pytest.mark.postgres

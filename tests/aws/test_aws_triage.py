@@ -13,8 +13,8 @@ import boto3
 import pytest
 
 from awskit import aws, log_entries, moto_endpoint, put_events
-from conftest import only
 from pgaudit_monitor.timestamps import iso
+from pgserver import only
 from workload import SERVICE_ACCOUNTS, expected_detections, in_log_order
 
 __all__ = ["aws", "moto_endpoint"]  # fixtures

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pgaudit_monitor.entries import AURORA_PREFIX, DEBIAN_PREFIX, POSTGRES_DEFAULT_PREFIX
 
-DATA = Path(__file__).parent / "data" / "prefixes"
+DATA = Path(__file__).resolve().parents[1] / "data" / "prefixes"
 RICH_PREFIX = "%m|%n|%r|%h|%-10u|%d|%6p|%a|%c|%l|%s|%v|%x|%e|%i|%b|%Q|%% "
 CAPTURES = {"aurora": AURORA_PREFIX, "default": POSTGRES_DEFAULT_PREFIX, "debian": DEBIAN_PREFIX, "rich": RICH_PREFIX}
 """Capture name -> the prefix its .log file was written with."""

@@ -158,3 +158,19 @@ class PgServer:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"{needle!r} did not reach the {suffix} log within {timeout}s")
+
+
+def require_postgres() -> None:
+    """Skip the test where PostgreSQL 15 is not installed; fail it in CI, where .ci/run must have installed it."""
+    import pytest  # here: the scripts that start a server with this module do not need it
+    if not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL 15 binaries missing: .ci/run must install postgresql-15 and postgresql-15-pgaudit")
+        pytest.skip("PostgreSQL 15 not installed")
+
+
+def only(directory: Path, suffix: str) -> Path:
+    """The one log file of a format (by its suffix) in a server's log directory."""
+    files = sorted(directory.glob(f"*{suffix}"))
+    assert len(files) == 1, files
+    return files[0]

@@ -17,7 +17,7 @@ from pgaudit_monitor.entries import LogEntry, compile_prefix, read_file
 from pgaudit_monitor.errors import RecordError
 from pgaudit_monitor.records import AuditRecord, is_audit_message, parse_record
 
-DATA = Path(__file__).parent / "data" / "prefixes"
+DATA = Path(__file__).resolve().parents[1] / "data" / "prefixes"
 NOT_LOGGED = "<not logged>"
 PREVIOUSLY = "<previously logged>"
 DEEP_DELETE = "DELETE FROM accounts WHERE id = " + "+".join(["1"] * 500) + ";"

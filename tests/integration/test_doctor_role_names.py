@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import _require_postgres
 from pgaudit_monitor.database.checks import forging_trait
-from pgserver import PgServer
+from pgserver import PgServer, require_postgres
 
 CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]
 SERVICE = "postgres,app_*"
@@ -33,7 +32,7 @@ def _quoted(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PgServer]:
-    _require_postgres()
+    require_postgres()
     with PgServer(log_destination="stderr") as srv:
         srv.sql("CREATE EXTENSION pgaudit")
         for role in ("alice", NEWLINE, SHIFT):

@@ -16,36 +16,13 @@ import boto3
 import pytest
 
 from awskit import ACCOUNT, REGION, VENV_BIN, aws, aws_env, moto_endpoint, use_emulator
+from deploykit import FUNCTION, GROUP, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
 from pgaudit_monitor.aws.insights import build_query
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX
 
 __all__ = ["aws", "moto_endpoint"]  # fixtures
 
-ROOT = Path(__file__).resolve().parents[1]
-SECRET = "sk-live-7f3a9c"  # the API key inside the webhook URL
-INPUTS = {
-    "ACCOUNT_ID": ACCOUNT,
-    "CLUSTER_NAME": "prod-aurora",
-    "ALERT_EMAIL": "security@example.com",
-    "INCIDENT_PLATFORM_URL": f"https://127.0.0.1:9/integrations/cloudwatch?apiKey={SECRET}",
-    "SERVICE_ACCOUNTS": "app_*,etl",
-    "RETENTION_DAYS": "400",
-}
-GROUP = "/aws/rds/cluster/prod-aurora/postgresql"
-TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:rds-user-audit-alerts"
-FUNCTION = "rds-user-audit-monitor"
-LAMBDA_ENVIRONMENT = {
-    "LOG_GROUP_NAME": GROUP,
-    "METRIC_NAMESPACE": "RDSAudit/UserActivity",
-    "QUERY_WINDOW_MINUTES": "5",
-    "SERVICE_ACCOUNTS": "app_*,etl",
-    "INGESTION_DELAY_SECONDS": "120",
-    "STATEMENT_GRACE_SECONDS": "60",
-    "CHECKPOINT_PARAMETER": "/rds-user-audit-monitor/prod-aurora/checkpoint",
-    "CANARY_USER": "",
-    "DETAIL_TOPIC_ARN": TOPIC,
-}
-"""The deployed function's environment for INPUTS; the Terraform module must give the same."""
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(script: str, endpoint: str, tmp_path: Path, **overrides: str | None) -> subprocess.CompletedProcess[str]:

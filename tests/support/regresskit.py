@@ -17,7 +17,7 @@ known to be blind (TRUNCATE has no object, temporary tables are excluded by the 
 an object, a plain EXPLAIN whose plan's relations pgAudit names but nothing reads), the statement is counted under
 its blind spot, detected or not, and never as a disagreement.
 
-Used by scripts/regress_diff.py (the full suite, a report) and tests/test_regress_differential.py (a fixed,
+Used by scripts/regress_diff.py (the full suite, a report) and tests/integration/test_regress_differential.py (a fixed,
 vendored subset, against a reviewed list of known disagreements).
 """
 

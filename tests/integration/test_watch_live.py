@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _require_postgres
-from pgserver import PgServer
+from pgserver import PgServer, require_postgres
 from watchkit import HttpsReceiver, SmtpReceiver, WatcherProcess, make_certificate, wait_for
 from workload import CASES, SERVICE_ACCOUNTS, SETUP_SQL, expected_detections, normalize, run_case
 
@@ -43,7 +42,7 @@ def _settled(watcher: WatcherProcess) -> bool:
 
 @pytest.mark.postgres
 def test_live_log_alerts_through_webhook_and_email_despite_faults(tmp_path: Path) -> None:
-    _require_postgres()
+    require_postgres()
     key, password = f"whk-{secrets.token_hex(12)}", f"smtp-{secrets.token_hex(12)}"
     cert, cert_key = make_certificate(tmp_path)
     hook = HttpsReceiver(cert, cert_key, mode="fail").start()

@@ -20,7 +20,7 @@ import pytest
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
-VENV_BIN = str(Path(__file__).resolve().parents[1] / ".venv" / "bin")
+VENV_BIN = str(Path(__file__).resolve().parents[2] / ".venv" / "bin")
 
 
 def aws_env(endpoint: str) -> dict[str, str]:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _require_postgres, only
 from hostile import SERVICE_ACCOUNTS, SETUP_SQL
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.pipeline import Pipeline
-from pgserver import PgServer
+from pgserver import PgServer, only, require_postgres
 
 APP, TAMPER, SENSITIVE = "app-dml", "audit-tamper", "sensitive-catalog"
 
@@ -159,7 +158,7 @@ CASES: tuple[Case, ...] = (
 
 @pytest.fixture(scope="module")
 def attack_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_postgres()
+    require_postgres()
     out = tmp_path_factory.mktemp("attack-logs")
     with PgServer() as server:
         server.psql("-v", "ON_ERROR_STOP=1", stdin=SETUP_SQL + EXTRA_SETUP)

@@ -26,9 +26,9 @@ from awskit import (
     put_events,
 )
 from awskit import alarm_fires as alarm_fires
-from conftest import only
 from pgaudit_monitor.entrypoints import lambda_handler
 from pgaudit_monitor.timestamps import iso
+from pgserver import only
 from workload import SERVICE_ACCOUNTS, expected_detections, normalize
 
 __all__ = ["aws", "moto_endpoint"]  # fixtures
@@ -195,7 +195,7 @@ def deploy_alarm(tmp_path: Path) -> None:
         "ACCOUNT_ID": ACCOUNT,
         "CLUSTER_NAME": "test-cluster",
     }
-    script = Path(__file__).parents[1] / "cloudwatch" / "deploy-alarm.sh"
+    script = Path(__file__).resolve().parents[2] / "cloudwatch" / "deploy-alarm.sh"
     subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True, text=True)
 
 

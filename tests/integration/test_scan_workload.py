@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import only
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.pipeline import Pipeline
+from pgserver import only
 from workload import CASES, SERVICE_ACCOUNTS, expected_detections, in_log_order, scan_in_process
 
 CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]

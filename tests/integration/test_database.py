@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _require_postgres
-from pgserver import PgServer
+from pgserver import PgServer, require_postgres
 
 CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]
 SERVICE = "postgres,app_*"  # the doctor connects as the superuser, declared a service account here
@@ -46,7 +45,7 @@ def apply_fix(server: PgServer, fix: str) -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PgServer]:
-    _require_postgres()
+    require_postgres()
     with PgServer(log_destination="stderr") as srv:
         srv.sql("CREATE ROLE alice LOGIN")
         srv.sql("CREATE ROLE app_api LOGIN")
@@ -182,7 +181,7 @@ def test_wrong_password_is_a_connection_error(server: PgServer) -> None:
 
 
 def test_library_not_preloaded_is_a_failure_healed_by_its_fix(tmp_path: Path) -> None:
-    _require_postgres()
+    require_postgres()
     with PgServer(log_destination="stderr", preload_pgaudit=False) as srv:
         srv.sql("CREATE ROLE alice LOGIN")
         code, findings = doctor(srv, "--probe-timeout", "2")
@@ -199,8 +198,8 @@ def test_library_not_preloaded_is_a_failure_healed_by_its_fix(tmp_path: Path) ->
 
 
 def test_setup_sql_runs_clean_on_a_fresh_server(tmp_path: Path) -> None:
-    _require_postgres()
-    setup = Path(__file__).parent.parent / "sql" / "pgaudit-setup.sql"
+    require_postgres()
+    setup = Path(__file__).resolve().parents[2] / "sql" / "pgaudit-setup.sql"
     with PgServer(log_destination="stderr") as srv:
         out = srv.psql("-v", "ON_ERROR_STOP=1", "-f", str(setup))
         assert "pgaudit" in out.stdout

@@ -320,7 +320,7 @@ def test_the_readme_rule_tables_are_generated_from_the_registry() -> None:
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [sys.executable, "scripts/readme_rules.py", "--check"], cwd=root, capture_output=True, text=True
     )

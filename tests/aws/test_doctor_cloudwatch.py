@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from awskit import aws, moto_endpoint, put_events
-from conftest import _require_postgres
 from pgaudit_monitor.entries.splitting import EntrySplitter
-from pgserver import PgServer
+from pgserver import PgServer, require_postgres
 
 pytestmark = pytest.mark.postgres
 __all__ = ["aws", "moto_endpoint"]  # fixtures
@@ -64,7 +63,7 @@ def doctor(server: PgServer, timeout: str) -> tuple[int, dict[str, dict]]:
 
 
 def test_probe_found_in_cloudwatch_and_missed_without_the_export(aws: str) -> None:
-    _require_postgres()
+    require_postgres()
     import boto3
 
     client = boto3.client("logs")

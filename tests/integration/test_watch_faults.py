@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import only
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.pipeline import Pipeline
+from pgserver import only
 from watchkit import WatcherProcess, wait_for
 from workload import SERVICE_ACCOUNTS, expected_detections, normalize
 
