@@ -220,6 +220,29 @@ def test_shape_cache_shares_analysis_across_constants() -> None:
     assert b[0].text == "UPDATE accounts SET balance = 2 WHERE id = 8"
 
 
+def test_a_decision_taken_again_by_shape_is_the_full_judgment() -> None:
+    # Judge decides a statement whose records carry one text once per shape: each later one of that shape must get
+    # what judging it in full gets, and leave its backend's session as judging it in full leaves it. With
+    # log_relation on (one record per relation, `;` in a literal), and after a COPY TO PROGRAM (tampering: pgAudit's
+    # logged relations are uncertain again, which the session must follow each time, not only the first).
+    statements = [
+        ["AUDIT: SESSION,{n},1,READ,SELECT,TABLE,public.accounts,\"SELECT * FROM accounts a JOIN pg_class c ON "
+         "c.relname = 'a;{n}'\",<not logged>",
+         "AUDIT: SESSION,{n},1,READ,SELECT,TABLE,pg_catalog.pg_class,\"SELECT * FROM accounts a JOIN pg_class c ON "
+         "c.relname = 'a;{n}'\",<not logged>"],
+        ["AUDIT: SESSION,{n},1,READ,COPY,,,COPY accounts TO PROGRAM 'gzip > /tmp/a',<not logged>"],
+        ["AUDIT: SESSION,{n},1,WRITE,UPDATE,,,UPDATE accounts SET note = 'x' WHERE id = {n},<not logged>"],
+    ]  # fmt: skip
+    memo_judge, memo_session, full_session = Judge(Policy()), Session(), Session()
+    for n in (1, 2, 3):
+        for messages in statements:
+            records = [parse_record(m.replace("{n}", str(n))) for m in messages]
+            memo_verdict = memo_judge.judge("alice", records, memo_session)
+            full_verdict = Judge(Policy()).judge("alice", records, full_session)  # no decision known: in full
+            assert memo_verdict == full_verdict
+            assert memo_session == full_session
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("public.accounts", ("public", "accounts")), ('"My Schema"."a.b"', ("My Schema", "a.b")),

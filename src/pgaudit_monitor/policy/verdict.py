@@ -116,9 +116,10 @@ class Judge:
     def __init__(self, policy: Policy, analyzer: SqlAnalyzer | None = None, memo_size: int = 8192) -> None:
         self.policy = policy
         self.analyzer = analyzer or SqlAnalyzer()
-        # (service account, class, command, object type, object name, statement shape, session key) -> the verdict
-        # on a one-record statement, and the part whose changes to the session it makes (None: none)
-        self._memo: dict[tuple[object, ...], tuple[Verdict, ParsedStatement | None]] = {}
+        # (service account, the first record's class, command, object type and object name, statement shape, session
+        # key, then the other records' four fields) -> the verdict on a statement whose records carry one text, the
+        # part whose changes to the session it makes (None: none), and which records session.apply takes again
+        self._memo: dict[tuple[object, ...], tuple[Verdict, ParsedStatement | None, tuple[int, ...]]] = {}
         self._memo_size = memo_size
 
     # -- relations -------------------------------------------------------------------------------------------
@@ -151,10 +152,10 @@ class Judge:
         """
         session = Session() if session is None else session
         top = records[0]
-        if len(records) == 1 and top.statement_logged and session.texts_trusted:
+        if top.statement_logged and session.texts_trusted and (len(records) == 1 or _one_text(records)):
             shape = self.analyzer.shape(top.statement)
             if shape is not None:  # one statement of a known shape: decided once per shape
-                return self._judge_one(user, top, shape, session)
+                return self._judge_shape(user, records, shape, session)
         return self._judge_records(user, records, session)
 
     def forged(self, record: AuditRecord) -> Verdict:
@@ -162,33 +163,53 @@ class Judge:
         text = record.statement if record.statement_logged else ""
         return Verdict(AUDIT_TAMPER, "forged-record", record.command, (), text, FORGED)
 
-    def _judge_one(self, user: str | None, record: AuditRecord, shape: str, session: Session) -> Verdict:
-        """The common statement, one record: decided once per shape (the same statement with other constants).
+    def _judge_shape(self, user: str | None, records: Sequence[AuditRecord], shape: str, session: Session) -> Verdict:
+        """The common statement, all of its records carrying its one text: decided once per shape (the same
+        statement with other constants).
 
-        The decision reads only the record's class, command and object fields, the statement's analysis (the same
-        for every text of one shape: SqlAnalyzer.shape) and the session's names (its key); only the text is put
-        back. What the statement changes in its session (BEGIN, a DROP, a temporary table) is kept beside the
-        decision and taken again each time.
+        Most statements have one record; with pgaudit.log_relation on, one per relation the statement touched, all
+        with the same text. The decision reads only each record's class, command and object fields, the statement's
+        analysis (the same for every text of one shape: SqlAnalyzer.shape) and the session's names (its key); only
+        the text is put back. What the statement changes in its session (BEGIN, a DROP, a temporary table, a
+        tampering that makes the logged relations uncertain) is kept beside the decision and taken again each time,
+        record by record, as `_judge_records` takes it.
         """
-        statement = record.statement
+        top = records[0]
+        statement = top.statement
         service = self.policy.service_accounts.matches(user) is not None
-        key = (service, record.audit_class, record.command, record.object_type, record.object_name, shape, session.key)
+        key: tuple[object, ...] = (
+            service,
+            top.audit_class,
+            top.command,
+            top.object_type,
+            top.object_name,
+            shape,
+            session.key,
+        )
+        if len(records) > 1:  # (the first record's fields in the key itself: no tuple per one-record statement)
+            key += tuple((r.audit_class, r.command, r.object_type, r.object_name) for r in records[1:])
         known = self._memo.get(key)
         if known is None:
-            verdict = self._judge_records(user, (record,), session)
+            verdict = self._judge_records(user, records, session)
             if len(self._memo) >= self._memo_size:
                 self._memo.clear()
             part = (self.analyzer.analyze(statement) or (None,))[0]
-            changes = part if part is not None and (part.session or part.tag in BLOCK_TAGS) else None
+            changes = part if part is not None and (part.session or part.tag in BLOCK_TAGS or part.tamper) else None
+            # the records whose session.apply does something (a temporary table made, relations logged): none for
+            # most statements, which then take nothing again
+            applied = tuple(i for i, r in enumerate(records) if changes is not None or r.object_name)
             # kept without its text: the cache holds decisions, not the statements of the log
             self._memo[key] = (Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations, "",
-                                       verdict.evidence), changes)  # fmt: skip
+                                       verdict.evidence), changes, applied)  # fmt: skip
             return verdict
-        decided, changes = known
-        if changes is not None or record.object_name:  # (a temporary table made, relations logged)
-            session.apply(record, changes)
+        decided, changes, applied = known
+        if applied:  # (the test first: a loop over nothing costs more, on the commonest statement)
+            for index in applied:
+                session.apply(records[index], changes)
         session.last_text = statement
         session.cursor_text, session.cursor_part = statement, 0
+        if len(records) > 1:  # shown as _judge_records shows it (a `;` inside the text: its own part's text)
+            statement = _shown_text(records, (self.analyzer.analyze(statement) or (None,)) * len(records))
         return Verdict(decided.category, decided.rule, decided.command, decided.relations, statement, decided.evidence)
 
     def _judge_records(self, user: str | None, records: Sequence[AuditRecord], session: Session) -> Verdict:
@@ -403,6 +424,12 @@ class _Unmatched(ParsedStatement):
     def severest(self) -> Access | None:
         accesses = [a for p in self.parts if (a := p.access or p.deferred) is not None]
         return _merge(accesses) if accesses else None
+
+
+def _one_text(records: Sequence[AuditRecord]) -> bool:
+    """Whether every record of a statement carries its first record's text (one record; or one per relation)."""
+    text = records[0].statement
+    return all(record.statement == text for record in records)
 
 
 def _is_data(record: AuditRecord) -> bool:
