@@ -2,11 +2,11 @@
 
     python scripts/capture_samples.py            # (re)writes tests/data/prefixes/<name>.log|.csv|.json
 
-For every prefix below, a throwaway server (tests/support/pgserver.py) logs to stderr, csvlog and jsonlog at once, and the
-same sessions run against it: real psql and psycopg clients, roles with awkward names, an application_name with
-colons and spaces, multi-line statements, quotes and commas, failing statements (ERROR + STATEMENT), refused
-connections, a checkpoint, and the server's own start-up and shut-down lines. The three files the logging collector
-wrote are copied verbatim; nothing is edited, so the tests read exactly what PostgreSQL writes.
+For every prefix below, a throwaway server (tests/support/pgserver.py) logs to stderr, csvlog and jsonlog at
+once, and the same sessions run against it: real psql and psycopg clients, roles with awkward names, an
+application_name with colons and spaces, multi-line statements, quotes and commas, failing statements (ERROR +
+STATEMENT), refused connections, a checkpoint, and the server's own start-up and shut-down lines. The three files
+the logging collector wrote are copied verbatim; nothing is edited, so the tests read exactly what PostgreSQL writes.
 
 Needs the PostgreSQL 15 and pgAudit Debian packages, and psycopg (the project's `test` extra). Run as root or as a
 user who can run initdb.

@@ -1,10 +1,10 @@
 """The Terraform module (terraform/) deploys what deploy-all.sh deploys: the same names, settings and policy documents.
 
 The providers cannot be downloaded here, so neither `terraform plan` nor `validate` runs. Instead the module is
-parsed with python-hcl2 and evaluated by tests/support/hcl_eval.py for the inputs the CLI path's tests use, and what it
-would deploy is compared with (a) what tests/deploy/test_aws_deploy.py asserts the CLI path deployed, (b) the CLI scripts
-themselves: their defaults, descriptions and settings, and the policies their render() produces, byte for byte.
-`terraform fmt` runs where the binary is installed, checkov where scripts/setup.sh made .venv-checkov.
+parsed with python-hcl2 and evaluated by tests/support/hcl_eval.py for the inputs the CLI path's tests use, and
+what it would deploy is compared with (a) what tests/deploy/test_aws_deploy.py asserts the CLI path deployed, (b)
+the CLI scripts themselves: their defaults, descriptions and settings, and the policies their render() produces,
+byte for byte. `terraform fmt` runs where the binary is installed, checkov where scripts/setup.sh made .venv-checkov.
 """
 
 from __future__ import annotations

@@ -163,6 +163,7 @@ class PgServer:
 def require_postgres() -> None:
     """Skip the test where PostgreSQL 15 is not installed; fail it in CI, where .ci/run must have installed it."""
     import pytest  # here: the scripts that start a server with this module do not need it
+
     if not postgres_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL 15 binaries missing: .ci/run must install postgresql-15 and postgresql-15-pgaudit")
