@@ -12,6 +12,7 @@ import bz2
 import gzip
 import io
 import lzma
+import zlib
 from typing import Any, BinaryIO
 
 # (magic number, name): the first bytes each format's own specification requires.
@@ -54,9 +55,10 @@ def decompressing(handle: BinaryIO) -> tuple[BinaryIO, str | None]:
 
 
 def read_errors() -> tuple[type[BaseException], ...]:
-    """What reading a decompressed stream raises on bad data (OSError covers gzip's and bzip2's; EOFError a
-    stream cut short; zstandard's own error is turned into CorruptData by _ZstdReader)."""
-    return (OSError, EOFError, lzma.LZMAError, CorruptData)
+    """What reading a decompressed stream raises on bad data: OSError (a bad gzip header or CRC, bzip2's errors),
+    zlib.error (damaged deflate data inside a gzip member), EOFError (a stream cut short), lzma.LZMAError, and
+    CorruptData (zstandard's own error, turned into it by _ZstdReader)."""
+    return (OSError, EOFError, zlib.error, lzma.LZMAError, CorruptData)
 
 
 _ZSTD_CHUNK = 1 << 18  # compressed bytes handed to the decompressor at a time
