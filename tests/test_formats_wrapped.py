@@ -82,7 +82,9 @@ def plain(workload_logs: Path) -> tuple[bytes, list[dict[str, Any]]]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("kind", ["bzip2", "xz", "zstd"])
-def test_compressed_log_reads_like_the_log(plain: tuple[bytes, list[dict[str, Any]]], tmp_path: Path, kind: str) -> None:
+def test_compressed_log_reads_like_the_log(
+    plain: tuple[bytes, list[dict[str, Any]]], tmp_path: Path, kind: str
+) -> None:
     log, expected = plain
     path = tmp_path / "postgresql.log.1"  # no telling suffix: the magic number decides
     path.write_bytes(COMPRESS[kind](log))
@@ -177,7 +179,9 @@ def test_unwrapping_ignores_where_blocks_end(block: int) -> None:
 
 # -- telling the format ------------------------------------------------------------------------------------------
 
-AURORA_LINE = b"2026-11-25 09:53:22 UTC:127.0.0.1(34992):alice@shop:[6850]:LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>\n"
+AURORA_LINE = (
+    b"2026-11-25 09:53:22 UTC:127.0.0.1(34992):alice@shop:[6850]:LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>\n"
+)
 DEFAULT_LINE = b"2026-11-25 09:53:22.123 UTC [6850] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>\n"
 EXPORT_TIME = b"2026-11-25T09:53:22.000Z "
 SNIFF_CASES = [
@@ -187,8 +191,12 @@ SNIFF_CASES = [
     ("bracket-first-stderr", b"[6850] LOG:  AUDIT: x\n", "[%p] ", LogFormat.STDERR),
     ("csvlog", (DATA / "aurora.csv").read_bytes()[:4096], AURORA_PREFIX, LogFormat.CSVLOG),
     ("jsonlog", (DATA / "aurora.json").read_bytes()[:4096], AURORA_PREFIX, LogFormat.JSONLOG),
-    ("s3-export", EXPORT_TIME + AURORA_LINE + b"\tcontinued\n" + EXPORT_TIME + AURORA_LINE, AURORA_PREFIX,
-     LogFormat.S3_EXPORT),  # fmt: skip
+    (
+        "s3-export",
+        EXPORT_TIME + AURORA_LINE + b"\tcontinued\n" + EXPORT_TIME + AURORA_LINE,
+        AURORA_PREFIX,
+        LogFormat.S3_EXPORT,
+    ),
     # The export's wrapper is told by its shape: the wrong prefix given is reported later, as nothing recognised.
     ("s3-export-wrong-prefix", (EXPORT_TIME + AURORA_LINE) * 2, POSTGRES_DEFAULT_PREFIX, LogFormat.S3_EXPORT),
     ("s3-export-default-prefix", (EXPORT_TIME + DEFAULT_LINE) * 2, POSTGRES_DEFAULT_PREFIX, LogFormat.S3_EXPORT),
@@ -198,20 +206,40 @@ SNIFF_CASES = [
     ("nanosecond-iso-times", (b"2026-11-25T09:53:22.123456789Z " + AURORA_LINE) * 2, AURORA_PREFIX, LogFormat.STDERR),
     ("iso-without-zone", (b"2026-11-25T09:53:22.123 " + AURORA_LINE) * 2, AURORA_PREFIX, LogFormat.STDERR),
     ("one-wrapped-line-of-many", EXPORT_TIME + AURORA_LINE + AURORA_LINE * 5, AURORA_PREFIX, LogFormat.STDERR),
-    ("insights-cli-json", b'{\n    "results": [\n        [\n            {\n                "field": "@timestamp"',
-     AURORA_PREFIX, LogFormat.INSIGHTS_JSON),  # fmt: skip
+    (
+        "insights-cli-json",
+        b'{\n    "results": [\n        [\n            {\n                "field": "@timestamp"',
+        AURORA_PREFIX,
+        LogFormat.INSIGHTS_JSON,
+    ),
     ("insights-cli-json-no-rows", b'{"results": [], "status": "Complete"}', AURORA_PREFIX, LogFormat.INSIGHTS_JSON),
-    ("insights-cli-json-status-first", b'{"status": "Complete", "results": []}', AURORA_PREFIX,
-     LogFormat.INSIGHTS_JSON),  # fmt: skip
-    ("insights-console-json", b'[\n  {\n    "@timestamp": "2026-11-25 09:53:22.000"', AURORA_PREFIX,
-     LogFormat.INSIGHTS_JSON),  # fmt: skip
+    (
+        "insights-cli-json-status-first",
+        b'{"status": "Complete", "results": []}',
+        AURORA_PREFIX,
+        LogFormat.INSIGHTS_JSON,
+    ),
+    (
+        "insights-console-json",
+        b'[\n  {\n    "@timestamp": "2026-11-25 09:53:22.000"',
+        AURORA_PREFIX,
+        LogFormat.INSIGHTS_JSON,
+    ),
     ("insights-rows-json", b'[[{"field": "@message", "value": "x"}]]', AURORA_PREFIX, LogFormat.INSIGHTS_JSON),
-    ("insights-csv", b"@timestamp,@message,@logStream,@log\r\n2026-11-25 09:53:22.000,x,s,l\r\n", AURORA_PREFIX,
-     LogFormat.INSIGHTS_CSV),  # fmt: skip
+    (
+        "insights-csv",
+        b"@timestamp,@message,@logStream,@log\r\n2026-11-25 09:53:22.000,x,s,l\r\n",
+        AURORA_PREFIX,
+        LogFormat.INSIGHTS_CSV,
+    ),
     ("insights-csv-quoted", b'"@timestamp","@message"\n', AURORA_PREFIX, LogFormat.INSIGHTS_CSV),
     ("csv-without-message", b"@timestamp,@logStream\n", AURORA_PREFIX, LogFormat.STDERR),
-    ("jsonlog-is-not-a-result", b'{"timestamp":"2026-11-25 09:53:22.123 UTC","message":"x"}\n', AURORA_PREFIX,
-     LogFormat.JSONLOG),  # fmt: skip
+    (
+        "jsonlog-is-not-a-result",
+        b'{"timestamp":"2026-11-25 09:53:22.123 UTC","message":"x"}\n',
+        AURORA_PREFIX,
+        LogFormat.JSONLOG,
+    ),
 ]
 
 

@@ -8,10 +8,8 @@ the compression, never a log that silently ends early.
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import io
-import lzma
 import zlib
 from typing import Any, BinaryIO
 
@@ -45,9 +43,14 @@ def decompressing(handle: BinaryIO) -> tuple[BinaryIO, str | None]:
     kind = compression_of(handle.peek(MAGIC_BYTES)[:MAGIC_BYTES])  # type: ignore[attr-defined]
     if kind == "gzip":
         return gzip.open(handle), kind  # type: ignore[return-value]
+    # bz2, lzma and zstandard are imported only when a file needs them: each costs every other scan's start.
     if kind == "bzip2":
+        import bz2
+
         return bz2.open(handle), kind  # type: ignore[return-value]
     if kind == "xz":
+        import lzma
+
         return lzma.open(handle), kind  # type: ignore[return-value]
     if kind == "zstd":
         return _ZstdReader(handle), kind  # type: ignore[return-value]
@@ -57,7 +60,9 @@ def decompressing(handle: BinaryIO) -> tuple[BinaryIO, str | None]:
 def read_errors() -> tuple[type[BaseException], ...]:
     """What reading a decompressed stream raises on bad data: OSError (a bad gzip header or CRC, bzip2's errors),
     zlib.error (damaged deflate data inside a gzip member), EOFError (a stream cut short), lzma.LZMAError, and
-    CorruptData (zstandard's own error, turned into it by _ZstdReader)."""
+    CorruptData (zstandard's own error, turned into it by _ZstdReader). Asked only once something was raised."""
+    import lzma
+
     return (OSError, EOFError, zlib.error, lzma.LZMAError, CorruptData)
 
 
@@ -73,7 +78,7 @@ class _ZstdReader(io.RawIOBase):
     """
 
     def __init__(self, raw: BinaryIO) -> None:
-        import zstandard  # only when a zstd file is read: the import costs every other scan nothing
+        import zstandard
 
         self._zstd: Any = zstandard
         self._raw = raw

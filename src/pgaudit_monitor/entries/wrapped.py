@@ -19,10 +19,8 @@ import io
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from pgaudit_monitor.entries.model import Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
@@ -126,8 +124,7 @@ class NotInsights(ValueError):
     """A document that was taken for a Logs Insights result and is not one; the message names where and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One row of a result: where it is in the file (its number, or for CSV its first line), and its fields."""
 
     number: int
@@ -235,6 +232,8 @@ def _millis(value: Any) -> float | None:
         return None
     if value.isdigit():
         return float(value)
+    from datetime import UTC, datetime  # only for a Logs Insights result: every other scan starts without it
+
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
