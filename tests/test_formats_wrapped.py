@@ -42,7 +42,7 @@ from pgaudit_monitor.entries.reader import (
     read_file,
     sniff_input,
 )
-from pgaudit_monitor.entries.wrapped import UnwrappingSplitter
+from pgaudit_monitor.entries.wrapped import Row, UnwrappingSplitter, events_in_time_order
 from workload import SERVICE_ACCOUNTS
 
 CLI = [sys.executable, "-m", "pgaudit_monitor.entrypoints.cli"]
@@ -134,6 +134,18 @@ def test_insights_result_reads_like_the_log(
     assert placed(detections, lines) == expected
 
 
+def test_insights_csv_with_a_byte_order_mark_reads_like_the_log(tmp_path: Path) -> None:
+    # (oldest first: every entry of this capture has the same second, so newest first cannot be told from it)
+    rows, row_lines = insights_rows(AURORA_LOG.read_bytes(), newest_first=False)
+    data, starts = insights_csv(rows)
+    path = tmp_path / "result.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + data)
+    code, detections, stderr = scan(str(path))
+    assert (code, stderr) == (1, "")
+    lines = {starts[number]: line for number, line in row_lines.items()}
+    assert placed(detections, lines) == placed(scan(str(AURORA_LOG))[1])
+
+
 @pytest.mark.parametrize("wrap", ["xz", "s3-export", "insights-json", "insights-csv"])
 def test_background_reader_reads_wrapped_logs_as_read_file_does(tmp_path: Path, wrap: str) -> None:
     log = AURORA_LOG.read_bytes()
@@ -175,6 +187,25 @@ def test_unwrapping_ignores_where_blocks_end(block: int) -> None:
     assert [(e.line, e.message) for e in whole if isinstance(e, LogEntry)] == [
         (e.line, e.message) for e in read_file(str(AURORA_LOG), prefix, needles=None) if isinstance(e, LogEntry)
     ]
+
+
+ORDER_CASES = [
+    # (case, @timestamp of each row in the file's order, the rows' numbers in the order read)
+    ("oldest-first", ["1", "2", "2", "3"], [1, 2, 3, 4]),
+    ("newest-first", ["3", "2", "2", "1"], [4, 3, 2, 1]),  # reversed whole: rows of one time too
+    ("mixed", ["2", "1", "3", "1"], [2, 4, 1, 3]),  # sorted, stably
+    ("one-time", ["5", "5", "5"], [1, 2, 3]),  # nothing tells newest first: the file's order
+    ("insights-text-times", ["2026-11-25 10:00:01.000", "2026-11-25 10:00:00.500"], [2, 1]),
+    ("iso-and-epoch", ["2026-11-25T10:00:01.000Z", "1795600800000"], [2, 1]),
+]
+
+
+@pytest.mark.parametrize(("times", "order"), [c[1:] for c in ORDER_CASES], ids=[c[0] for c in ORDER_CASES])
+def test_insights_rows_are_read_in_time_order(times: list[str], order: list[int]) -> None:
+    rows = [Row(number, {"@timestamp": time, "@message": f"m{number}"}) for number, time in enumerate(times, 1)]
+    events, bad = events_in_time_order(rows, source="r.json", stream="s")
+    assert bad == []
+    assert [number for number, _, _ in events] == order
 
 
 # -- telling the format ------------------------------------------------------------------------------------------
@@ -233,6 +264,8 @@ SNIFF_CASES = [
         LogFormat.INSIGHTS_CSV,
     ),
     ("insights-csv-quoted", b'"@timestamp","@message"\n', AURORA_PREFIX, LogFormat.INSIGHTS_CSV),
+    ("insights-csv-with-bom", b"\xef\xbb\xbf@timestamp,@message\n", AURORA_PREFIX, LogFormat.INSIGHTS_CSV),
+    ("insights-json-with-bom", b'\xef\xbb\xbf[{"@message": "x"}]', AURORA_PREFIX, LogFormat.INSIGHTS_JSON),
     ("csv-without-message", b"@timestamp,@logStream\n", AURORA_PREFIX, LogFormat.STDERR),
     (
         "jsonlog-is-not-a-result",

@@ -113,11 +113,12 @@ class WholeDocumentSplitter:
 # A result as JSON: get-query-results' object (its keys in any order), or a list of rows, each a list of
 # {"field", "value"} pairs or an object of field -> value.
 INSIGHTS_JSON_START = re.compile(
-    rb'\s*(?:\{\s*"(?:results|status|statistics|encryptionKey|queryLanguage)"\s*:'
+    rb'(?:\xef\xbb\xbf)?\s*(?:\{\s*"(?:results|status|statistics|encryptionKey|queryLanguage)"\s*:'
     rb'|\[\s*(?:\[\s*\{\s*"(?:field|value)"|\{\s*"@|\]))'
 )
-# A result as CSV: a first line of field names, one of them @message (quoted or not).
-INSIGHTS_CSV_HEADER = re.compile(rb'(?:"?@?[\w.@-]+"?,)*"?@message"?(?:,"?@?[\w.@-]+"?)*\r?\n')
+# A result as CSV: a first line of field names, one of them @message (quoted or not). Either may start with the
+# byte order mark that spreadsheet-minded exporters write.
+INSIGHTS_CSV_HEADER = re.compile(rb'(?:\xef\xbb\xbf)?(?:"?@?[\w.@-]+"?,)*"?@message"?(?:,"?@?[\w.@-]+"?)*\r?\n')
 
 
 class NotInsights(ValueError):
@@ -134,7 +135,7 @@ class Row(NamedTuple):
 def insights_rows(data: bytes, *, csv_format: bool) -> list[Row]:
     """The rows of a Logs Insights result, in the file's order. Raises NotInsights for a document that is not
     one (JSON that does not parse, a CSV without its header)."""
-    text = data.decode("utf-8", errors="surrogateescape")
+    text = data.decode("utf-8-sig", errors="surrogateescape")  # (-sig: without a byte order mark)
     return _csv_rows(text) if csv_format else _json_rows(text)
 
 
