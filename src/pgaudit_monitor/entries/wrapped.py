@@ -188,8 +188,9 @@ def events_in_time_order(
     the log's order (a statement's records, and a backend's entries, in the order they were written), so a
     result that lists its rows newest first is reversed, then all are sorted by @timestamp, stably: rows of the
     same @timestamp keep the order they have then, which is the log's when the service listed them in it (or,
-    newest first, in its reverse). When a row's @timestamp is missing or unreadable, it is reported, and the
-    rows are read in the file's order.
+    newest first, in its reverse). Rows that all share one @timestamp cannot tell newest first: they are read in
+    the file's order. When a row's @timestamp is missing or unreadable, it is reported, and the rows are read in
+    the file's order.
     """
     events: list[tuple[int, str, str]] = []
     times: list[float | None] = []
