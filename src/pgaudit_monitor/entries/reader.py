@@ -69,12 +69,9 @@ class LogFormat(Enum):
     INSIGHTS_CSV = "Logs Insights result (CSV)"
 
 
-LIVE_FORMATS = (LogFormat.STDERR, LogFormat.CSVLOG, LogFormat.JSONLOG)
-"""What PostgreSQL itself writes, and so what a live log (the watcher's, the probe's) can be."""
-
-
 def sniff_format(head: bytes) -> LogFormat:
-    """Tell the log format from the first bytes of a log PostgreSQL writes (one of LIVE_FORMATS)."""
+    """Tell the log format from the first bytes of a log PostgreSQL writes: stderr, csvlog or jsonlog (what a
+    live log, the watcher's or the probe's, can be)."""
     first = head.lstrip()[:1]
     if first == b"{":
         return LogFormat.JSONLOG
@@ -352,11 +349,7 @@ def entry_splitter(
 
     def cut_and_parse(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
         entry = parse(buf[start:stop], source=source, line=line, stream=stream)
-        if not as_fields:
-            return entry
-        if attach is not None and type(entry) is LogEntry:
-            return (*entry.fields()[:-1], attach(entry.message))
-        return entry.fields()
+        return _fields_of(entry, attach) if as_fields else entry
 
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
