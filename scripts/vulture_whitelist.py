@@ -11,3 +11,4 @@ mechanism  # an argument aiosmtpd's authenticator hook receives
 _.row_factory  # sqlite3 reads Connection.row_factory
 pytestmark  # pytest reads a test module's marks from it
 monitor_env  # a fixture the Lambda's tests request by name, for its side effect (the emulator's environment)
+_.readable  # io.BufferedReader asks its raw stream (entries.compression's zstd reader)

@@ -45,6 +45,12 @@ class InputError(MonitorError, OSError):
     one by one and skipped)."""
 
 
+class UnrecognisedInput(InputError):
+    """A log that is not empty, in which no entry of any format the reader knows was recognised: a file that is
+    not a PostgreSQL log, or one written with another log_line_prefix than the one given. Raised after the
+    entries read (all Malformed), so that a scan never says "nothing found" about a log it could not read."""
+
+
 class RecordError(ValueError):
     """An AUDIT message whose fields cannot be read: the caller reports the entry as malformed and goes on."""
 

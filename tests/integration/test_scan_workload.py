@@ -144,9 +144,9 @@ def test_unreadable_file_exits_2_and_names_it(tmp_path: Path) -> None:
 def test_bad_prefix_is_a_usage_error(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     log.write_text("")
-    code, _, stderr = scan_json("--log-line-prefix", "%t %Z", str(log))
+    code, _, stderr = scan_json("--log-line-prefix", "%t %y", str(log))
     assert code == 2
-    assert "unknown escape %Z" in stderr
+    assert "unknown escape %y" in stderr
 
 
 @pytest.mark.postgres

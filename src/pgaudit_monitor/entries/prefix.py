@@ -47,6 +47,11 @@ _ESCAPES: dict[str, tuple[str | None, str]] = {
     "x": ("xid", r"\d+"),
     "Q": ("query_id", r"-?\d+"),
 }
+# Escapes that PostgreSQL forks add, read as opaque text (no field of the entry) rather than refused: YugabyteDB's
+# %C cloud, %R region, %Z zone, %H host, %U cluster UUID and %N node and cluster name. Lazy, and never past the
+# line, like the free-text fields: the literal text after them decides where they end.
+_OPAQUE_ESCAPES = frozenset("CRZHUN")
+_OPAQUE = r"[^\n]*?"
 _ESCAPE_RE = re.compile(r"%(-?\d+)?(.)")
 # The severity, as PostgreSQL writes it after the prefix. Non-English lc_messages translate it, so any word
 # (in the bytes pattern, a UTF-8 letter is any byte above 0x7f).
@@ -99,7 +104,8 @@ def _group(name: str | None, pattern: str, seen: set[str], padded: bool) -> str:
 def compile_prefix(prefix: str) -> CompiledPrefix:
     """Compile `prefix` (the literal log_line_prefix setting) into a line-splitting regex.
 
-    Raises PrefixError for an escape PostgreSQL does not know, so that a typo in --log-line-prefix is a clear
+    Escapes of PostgreSQL forks (YugabyteDB's %C %R %Z %H %U %N) are read as opaque text. Raises PrefixError for
+    any other escape PostgreSQL does not know, so that a typo in --log-line-prefix is a clear
     error instead of a monitor that silently matches nothing.
     """
     parts: list[str] = []
@@ -124,6 +130,8 @@ def compile_prefix(prefix: str) -> CompiledPrefix:
             if escape in _FREE_TEXT:
                 free.append(len(parts))
             parts.append(_group(name, pattern, seen, padded=padding is not None))
+        elif escape in _OPAQUE_ESCAPES:
+            parts.append(_group(None, _OPAQUE, seen, padded=padding is not None))
         else:
             raise PrefixError(f"log_line_prefix {prefix!r}: unknown escape %{escape}")
     if prefix.endswith("%") and (pos < len(prefix)):

@@ -1,19 +1,22 @@
-"""Read PostgreSQL log entries from files (plain or gzip), standard input, or CloudWatch Logs events.
+"""Read PostgreSQL log entries from files (plain, gzip, bzip2, xz or zstd), standard input, or CloudWatch Logs
+events.
 
 The format is detected from the content, never from the file name: jsonlog starts with `{`, csvlog with a
-millisecond timestamp and a comma, anything else is stderr format read with the configured log_line_prefix.
+millisecond timestamp and a comma, anything else is stderr format read with the configured log_line_prefix. A
+file (not a live log: see sniff_input) may also be one of CloudWatch Logs' wrappings of RDS's stderr entries:
+an export to S3, or a Logs Insights result saved as JSON or CSV (entries.wrapped).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
+from pgaudit_monitor.entries import compression, wrapped
 from pgaudit_monitor.entries.formats import (
     Attach,
     parse_csvlog,
@@ -34,7 +37,7 @@ from pgaudit_monitor.entries.splitting import (
     EntrySplitter,
     RawEntry,
 )
-from pgaudit_monitor.errors import InputError
+from pgaudit_monitor.errors import InputError, UnrecognisedInput
 
 BLOCK_SIZE = 4 << 20
 DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
@@ -62,16 +65,40 @@ class LogFormat(Enum):
     STDERR = "stderr"
     CSVLOG = "csvlog"
     JSONLOG = "jsonlog"
+    S3_EXPORT = "CloudWatch Logs export to S3"
+    INSIGHTS_JSON = "Logs Insights result (JSON)"
+    INSIGHTS_CSV = "Logs Insights result (CSV)"
 
 
 def sniff_format(head: bytes) -> LogFormat:
-    """Tell the log format from the first bytes of a log."""
+    """Tell the log format from the first bytes of a log PostgreSQL writes: stderr, csvlog or jsonlog (what a
+    live log, the watcher's or the probe's, can be)."""
     first = head.lstrip()[:1]
     if first == b"{":
         return LogFormat.JSONLOG
     if _CSV_START.match(head.lstrip()):
         return LogFormat.CSVLOG
     return LogFormat.STDERR
+
+
+def sniff_input(head: bytes, prefix: CompiledPrefix) -> LogFormat:
+    """Tell the format of a file to scan from its first bytes: one PostgreSQL writes (sniff_format), or one of
+    CloudWatch Logs' wrappings of RDS's entries.
+
+    A Logs Insights result is tried first: as JSON it starts with get-query-results' keys or a list of rows
+    (never a jsonlog entry's `{"timestamp"`), as CSV with a line of field names holding @message (which no
+    PostgreSQL entry is). A stderr log is an export to S3 when its lines start with the export's time
+    (wrapped.looks_like_s3_export: no log_line_prefix writes that time, and the configured prefix decides the
+    one case left).
+    """
+    if wrapped.INSIGHTS_JSON_START.match(head):
+        return LogFormat.INSIGHTS_JSON
+    if wrapped.INSIGHTS_CSV_HEADER.match(head.lstrip()):
+        return LogFormat.INSIGHTS_CSV
+    fmt = sniff_format(head)
+    if fmt is LogFormat.STDERR and wrapped.looks_like_s3_export(head, prefix):
+        return LogFormat.S3_EXPORT
+    return fmt
 
 
 def needles_for(fmt: LogFormat) -> tuple[bytes, ...]:
@@ -81,19 +108,28 @@ def needles_for(fmt: LogFormat) -> tuple[bytes, ...]:
     does not, `connection received` starts a new backend on a reused pid, `disconnection` completes a backend's
     last statement at once and frees its state (memory stays flat on a log of any size).
     """
-    return PIPELINE_NEEDLES[fmt.value]
+    if fmt is LogFormat.S3_EXPORT:  # read as stderr, once unwrapped
+        return PIPELINE_NEEDLES[LogFormat.STDERR.value]
+    return PIPELINE_NEEDLES.get(fmt.value, ())  # Logs Insights results are read whole, every event parsed
 
 
-def _open(path: str) -> BinaryIO:
-    if path == STDIN:
-        return sys.stdin.buffer
+def _open(path: str) -> tuple[BinaryIO, BinaryIO, str | None]:
+    """The decompressed data to read, the file under it (to close), and the compression's name (or None)."""
     try:
-        handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by read_file
-        if handle.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
-            return gzip.open(handle)  # type: ignore[return-value]
-        return handle
+        raw: BinaryIO = sys.stdin.buffer if path == STDIN else open(path, "rb")  # noqa: SIM115 - closed by _read_file
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        handle, kind = compression.decompressing(raw)
+    except OSError as exc:
+        _close(raw)
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return handle, raw, kind
+
+
+def _close(handle: BinaryIO) -> None:
+    if handle is not sys.stdin.buffer:
+        handle.close()
 
 
 def default_stream(path: str) -> str:
@@ -145,18 +181,23 @@ def _read_file(
     """The entries of one file (in lists, one per block, with `as_fields`)."""
     source = "<stdin>" if path == STDIN else path
     stream = default_stream(path) if stream is None else stream
-    handle = _open(path)
+    handle, raw, kind = _open(path)
     try:
         for entries in _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields, attach):
             if as_fields:
                 yield entries
             else:
                 yield from entries
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{source}: read failed: {exc}") from exc
+    except InputError:
+        raise
+    except compression.read_errors() as exc:
+        if kind is None:
+            raise InputError(f"{source}: read failed: {exc}") from exc
+        raise InputError(f"{source}: read failed: not valid {kind} data, truncated or corrupt ({exc})") from exc
     finally:
-        if handle is not sys.stdin.buffer:
+        if handle is not raw:
             handle.close()
+        _close(raw)
 
 
 def _read_blocks(
@@ -169,19 +210,83 @@ def _read_blocks(
     as_fields: bool,
     attach: Attach | None,
 ) -> Iterator[list[Any]]:
-    """The entries of each block read, as a list (none empty)."""
+    """The entries of each block read, as a list (none empty).
+
+    Raises UnrecognisedInput at the end when the input held something (not only blank space) and no entry was
+    recognised in it: neither in its first 64 KiB (see _recognised), nor among the entries read.
+    """
     block = handle.read(BLOCK_SIZE)
-    fmt = sniff_format(block[:65536])
+    head = block[:SNIFF_BYTES]
+    fmt = sniff_input(head, prefix)
     chosen = needles_for(fmt) if isinstance(needles, str) else needles
     splitter = entry_splitter(
         fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach
     )
+    content = bool(head.strip())  # a file of blank space is an empty log
+    recognised = content and _recognised(fmt, head, prefix)
     while block:
         if entries := splitter.feed(block):
+            recognised = recognised or _any_entry(entries, as_fields)
             yield entries
         block = handle.read(BLOCK_SIZE)
+        if not recognised and block.strip():  # (only while nothing is: a file that is a log never gets here)
+            content = True
+            recognised = _recognised(fmt, block[:SNIFF_BYTES], prefix)
     if entries := splitter.finish():
+        recognised = recognised or _any_entry(entries, as_fields)
         yield entries
+    if content and not recognised:
+        raise UnrecognisedInput(f"{source}: no PostgreSQL log entry recognised; tried {tried(prefix)}")
+
+
+SNIFF_BYTES = 65536
+"""How much of the start of a log its format is told from."""
+
+
+def tried(prefix: CompiledPrefix) -> str:
+    """The formats and compressions a file is read as, for the message of one in which nothing was
+    recognised."""
+    return (
+        f"stderr with log_line_prefix {prefix.text!r} (give the server's with --log-line-prefix), csvlog, jsonlog, "
+        f"{LogFormat.S3_EXPORT.value}, Logs Insights results (JSON, CSV); plain or {', '.join(compression.NAMES)}"
+    )
+
+
+def _recognised(fmt: LogFormat, head: bytes, prefix: CompiledPrefix) -> bool:
+    """Whether an entry is recognised in the first bytes of a log: a line that the prefix reads (stderr, an
+    export to S3 once unwrapped), a jsonlog entry that parses; csvlog and Logs Insights results are recognised
+    by their sniffed shape (a result that does not parse is an InputError of its own). Runs once per file."""
+    if fmt is LogFormat.STDERR or fmt is LogFormat.S3_EXPORT:
+        if fmt is LogFormat.S3_EXPORT:
+            head = wrapped.unwrap_s3_export(head)
+        match = prefix.head.match
+        return any(match(line) is not None for line in head.split(b"\n") if line[:1] != b"\t")
+    if fmt is LogFormat.JSONLOG:
+        lines = head.split(b"\n")
+        return any(type(parse_jsonlog(line, source="", line=0)) is LogEntry for line in lines[:-1] or lines if line)
+    return True
+
+
+_MALFORMED_FIELDS = len(Malformed("", 0, "").fields())
+
+
+def _any_entry(items: list[Any], as_fields: bool) -> bool:
+    """Whether a batch of read items holds an entry (not only Malformed ones). Asked only until one is seen."""
+    if as_fields:
+        return any(len(item) != _MALFORMED_FIELDS for item in items)
+    return any(type(item) is not Malformed for item in items)
+
+
+class Splitter(Protocol):
+    """The one interface every reader of bytes goes through: bytes in (`feed`, then `finish` at the end of the
+    input), whole entries out (parsed, or what the splitter's cut made of them), `pending` bytes held back."""
+
+    def feed(self, data: bytes) -> list[Any]: ...
+
+    def finish(self) -> list[Any]: ...
+
+    @property
+    def pending(self) -> int: ...
 
 
 Parser = Callable[..., LogEntry | Malformed | list[LogEntry | Malformed]]
@@ -201,13 +306,33 @@ def entry_splitter(
     skip_user: SkipUser | None = None,
     as_fields: bool = False,
     attach: Attach | None = None,
-) -> EntrySplitter | CsvSplitter:
+) -> Splitter:
     """A splitter whose `feed` and `finish` return parsed entries (LogEntry or Malformed; with `as_fields` the
     tuple of either's fields, an entry's `record` filled by `attach(message)`), for readers of whole files.
 
     `skip_user` drops the audit records of users for which it is true, unread, where the prefix shows the user
     on the entry's first line (stderr with %u); elsewhere the pipeline drops them.
+
+    An export to S3 is read as stderr once each line is unwrapped; a Logs Insights result whole, at `finish`
+    (its rows put in time order first: see wrapped.events_in_time_order).
     """
+    if fmt is LogFormat.S3_EXPORT:
+        inner = entry_splitter(
+            LogFormat.STDERR,
+            prefix,
+            needles,
+            source=source,
+            stream=stream,
+            skip_user=skip_user,
+            as_fields=as_fields,
+            attach=attach,
+        )
+        return wrapped.UnwrappingSplitter(inner)
+    if fmt is LogFormat.INSIGHTS_JSON or fmt is LogFormat.INSIGHTS_CSV:
+        csv_format = fmt is LogFormat.INSIGHTS_CSV
+        return wrapped.WholeDocumentSplitter(
+            lambda data: _insights_entries(data, prefix, csv_format, source, stream, as_fields, attach)
+        )
     if fmt is LogFormat.STDERR:
         cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach)
         return EntrySplitter(needles, continuation=b"\t", cut=cut, look_back=True)
@@ -215,15 +340,40 @@ def entry_splitter(
 
     def cut_and_parse(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
         entry = parse(buf[start:stop], source=source, line=line, stream=stream)
-        if not as_fields:
-            return entry
-        if attach is not None and type(entry) is LogEntry:
-            return (*entry.fields()[:-1], attach(entry.message))
-        return entry.fields()
+        return _fields_of(entry, attach) if as_fields else entry
 
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
     return CsvSplitter(needles, cut=cut_and_parse)
+
+
+def _insights_entries(
+    data: bytes,
+    prefix: CompiledPrefix,
+    csv_format: bool,
+    source: str,
+    stream: str,
+    as_fields: bool,
+    attach: Attach | None,
+) -> list[Any]:
+    """The entries of a whole Logs Insights result: each row's @message read as a CloudWatch event, in time
+    order, with the row's number (CSV: its line) as its line; rows without an event reported as Malformed."""
+    try:
+        rows = wrapped.insights_rows(data, csv_format=csv_format)
+    except wrapped.NotInsights as exc:
+        raise InputError(f"{source}: {exc}") from exc
+    events, bad = wrapped.events_in_time_order(rows, source=source, stream=stream)
+    items: list[Any] = [*bad, *_numbered_event_entries(events, prefix, source=source)]
+    if not as_fields:
+        return items
+    return [_fields_of(item, attach) for item in items]
+
+
+def _fields_of(item: LogEntry | Malformed, attach: Attach | None) -> tuple[Any, ...]:
+    """An entry as the tuple of its fields, its `record` filled by `attach` (what the background reader sends)."""
+    if attach is not None and type(item) is LogEntry:
+        return (*item.fields()[:-1], attach(item.message))
+    return item.fields()
 
 
 def make_parser(
@@ -279,9 +429,17 @@ def read_events(
     same cut: a line that is not a continuation starts another entry, a CONTEXT or LOCATION line say, never part
     of this one's message), and all its entries are yielded, each with the event's number as its line.
     """
+    numbered = ((number, stream, message) for number, (stream, message) in enumerate(events, start=1))
+    yield from _numbered_event_entries(numbered, prefix, source=source)
+
+
+def _numbered_event_entries(
+    events: Iterable[tuple[int, str, str]], prefix: CompiledPrefix, *, source: str
+) -> Iterator[LogEntry | Malformed]:
+    """read_events, each event given with the number its entries get as their line (a saved result's row)."""
     cuts: dict[str, Cut] = {}
     held: dict[str, tuple[Malformed, bytes]] = {}  # per stream: a Malformed event the next one may explain
-    for number, (stream, message) in enumerate(events, start=1):
+    for number, stream, message in events:
         data = message.encode("utf-8", errors="surrogateescape")
         if message.lstrip()[:1] == "{":
             yield parse_jsonlog(data, source=source, line=number, stream=stream)

@@ -15,10 +15,16 @@ from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.sinks.console import ScanReport
 
 DESCRIPTION = """\
-Read PostgreSQL logs (stderr format with any log_line_prefix, csvlog or jsonlog; plain or gzip; '-' or
-nothing for standard input) and print every statement in which a human ran DML on application tables, or read
-a sensitive catalog. The format is detected from the content. Files in one directory are one server's log:
-give rotated files in the order they were written."""
+Read PostgreSQL logs ('-' or nothing for standard input) and print every statement in which a human ran DML on
+application tables, or read a sensitive catalog. Files in one directory are one server's log: give rotated
+files in the order they were written.
+
+Formats read, detected from the content (never from the file's name):
+  stderr with any log_line_prefix (--log-line-prefix; Aurora/RDS's by default), csvlog, jsonlog;
+  a CloudWatch Logs export to S3 (`<time> <message>` lines of RDS's entries);
+  a Logs Insights result saved as JSON (get-query-results, the console's export) or CSV (@message column);
+each plain or compressed with gzip, bzip2, xz or zstd. A file in which no entry of any of these is recognised
+is an error (exit 2), not a log without detections."""
 
 
 def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -29,7 +35,7 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit codes: 0 nothing detected, 1 detections found, 2 bad usage or unreadable input.",
     )
-    parser.add_argument("files", nargs="*", metavar="FILE", help="log files (.gz too); '-' for standard input")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="log files (compressed too); '-' for standard input")
     add_policy_options(parser)
     parser.add_argument(
         "--format",
