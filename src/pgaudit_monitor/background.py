@@ -4,10 +4,11 @@ A scan has two halves of about equal cost: finding the entries that matter in th
 search, line counting, the prefix, dropping service accounts' records unread, decoding, reading the pgAudit
 fields) and judging them (grouping records into statements, the policy, the output). Judging is sequential by
 nature: a statement's records must be grouped in log order. Reading is not tied to it, so a child process reads
-the file with the very same `read_file`, parses each audit record with the very same `parse_record`, and hands
-both over in batches, in order, while the parent judges. The entries, their order and their line numbers are
-exactly what `read_file` yields in one process (each with its `record` parsed); only the wall time changes.
-A record the child cannot parse is left unparsed: the pipeline parses it again and reports it, in its place.
+the file with the very same reader (`read_batches`, which is `read_file` a block at a time), parses each audit
+record with the very same `parse_record`, and hands both over in batches, in order, while the parent judges. The
+entries, their order and their line numbers are exactly what `read_file` yields in one process (each with its
+`record` parsed); only the wall time changes. A record the child cannot parse is left unparsed: the pipeline
+parses it again and reports it, in its place. What crosses, and how, is written once: `encode` and `decode`.
 
 The child is forked, so it shares the parent's compiled prefix and service-account check without pickling them;
 where fork does not exist, or the file is small, or is standard input, `read_entries` reads in-process.
@@ -28,7 +29,7 @@ from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.reader import STDIN, SkipUser, read_fields, read_file
+from pgaudit_monitor.entries.reader import STDIN, SkipUser, read_batches, read_file
 from pgaudit_monitor.errors import InputError, RecordError
 from pgaudit_monitor.records.pgaudit import AuditRecord, is_audit_message, record_fields
 
@@ -36,7 +37,6 @@ MIN_BACKGROUND_BYTES = 32 << 20
 """Below this size a second process costs more than it saves."""
 
 _DONE, _FAILED = "done", "failed"
-_MALFORMED_FIELDS = 4  # a Malformed crosses as the tuple of its four fields (`Malformed.fields()`); an entry's has more
 
 
 def read_entries(
@@ -79,15 +79,9 @@ def _read_in_child(path: str, prefix: CompiledPrefix, skip_user: SkipUser | None
                 message = marshal.loads(receiver.recv_bytes())  # noqa: S302 (from our own child, over our own pipe)
             except EOFError:
                 raise InputError(f"{path}: the reading process ended unexpectedly ({_how_it_ended(child)})") from None
-            if type(message) is list:  # a batch: each item an entry's fields (and its record's), or a Malformed's
+            if type(message) is list:  # a batch: one block's entries, in order
                 for item in message:
-                    if len(item) == _MALFORMED_FIELDS:
-                        yield Malformed(*item)
-                        continue
-                    entry = LogEntry(*item)
-                    if entry.record is not None:
-                        entry.record = AuditRecord(*entry.record)  # type: ignore[misc]  # its fields, as sent
-                    yield entry
+                    yield decode(item)
             elif message[0] == _DONE:
                 return
             else:  # _FAILED
@@ -129,8 +123,8 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
     # ^C reaches the whole process group: the parent handles it (and ends this process), the child stays quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        for batch in read_fields(path, prefix, skip_user=skip_user, attach=_record_of):  # one block's entries
-            _send(sender, batch)
+        for batch in read_batches(path, prefix, skip_user=skip_user):  # one block's entries
+            _send(sender, [encode(item) for item in batch])
         _send(sender, (_DONE,))
     except InputError as exc:
         _send(sender, (_FAILED, str(exc)))
@@ -140,18 +134,32 @@ def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: Ski
         sender.close()
 
 
-def _record_of(message: str) -> tuple[Any, ...] | None:
-    """The fields of the message's pgAudit record, or None: not one, or not one that parses (left to the
-    pipeline, which reports it in its place)."""
-    if is_audit_message(message):
-        try:
-            return record_fields(message)
-        except RecordError:
-            pass
-    return None
+# -- what crosses the pipe ------------------------------------------------------------------------------------------
+# marshal, not pickle: the messages are lists of tuples of strings, integers and None, which marshal writes and
+# reads in about half of pickle's time (both processes pay it once per entry). Each item says what it is first.
+_ENTRY, _MALFORMED = 0, 1
+
+
+def encode(item: LogEntry | Malformed) -> tuple[Any, ...]:
+    """An entry as (_ENTRY, its record's fields or None, its own fields but the record), its pgAudit record read
+    here (None: not a record, or not one that parses, which the pipeline then reports in its place); a Malformed
+    as (_MALFORMED, its fields)."""
+    if isinstance(item, Malformed):
+        return (_MALFORMED, *item.fields())
+    record = None
+    if is_audit_message(item.message):
+        with contextlib.suppress(RecordError):
+            record = record_fields(item.message)
+    return (_ENTRY, record, *item.fields()[:-1])
+
+
+def decode(item: tuple[Any, ...]) -> LogEntry | Malformed:
+    """What `encode` made, back: the same entry, its record built from the fields sent."""
+    if item[0] == _ENTRY:
+        record = item[1]
+        return LogEntry(*item[2:], record=None if record is None else AuditRecord(*record))  # type: ignore[misc]
+    return Malformed(*item[1:])
 
 
 def _send(sender: Connection, message: Any) -> None:
-    # marshal, not pickle: the messages are lists of tuples of strings, integers and None, which marshal writes
-    # and reads in about half of pickle's time (both processes pay it once per entry).
     sender.send_bytes(marshal.dumps(message))

@@ -23,7 +23,6 @@ from pgaudit_monitor.entries.splitting import AUDIT_NEEDLE, Cut, may_change_audi
 _find = stringzilla.find
 _SEVERITY_MARK = b":  "  # what follows the severity on every entry's first line, at any verbosity
 
-Attach = Callable[[str], Any]
 """Given an entry's message, what goes in the `record` field of its tuple (see stderr_cut)."""
 
 UNKNOWN = "[unknown]"  # what PostgreSQL writes for a user or database not yet known (before authentication)
@@ -97,10 +96,10 @@ def stderr_readings(
         return [_unmatched(data, prefix, source, line)]
     at = message_start(data, match.end())
     if not data.startswith(AUDIT_NEEDLE, at) or data.count(AUDIT_NEEDLE) > 1:
-        suspect = _suspect(prefix, match, at, data, 0, len(data), line, -1, True, source, stream, None)
+        suspect = _suspect(prefix, match, at, data, 0, len(data), line, -1, True, source, stream)
         if suspect:
             return suspect
-    return [_stderr_entry(match, data, at, len(data), _field_groups(prefix.head), source, line, stream, None)]
+    return [_stderr_entry(match, data, at, len(data), _field_groups(prefix.head), source, line, stream)]
 
 
 def message_start(buf: bytes, at: int) -> int:
@@ -118,8 +117,6 @@ def stderr_cut(
     source: str,
     stream: str = "",
     skip_user: Callable[[bytes], bool] | None = None,
-    as_fields: bool = False,
-    attach: Attach | None = None,
 ) -> Cut:
     """The splitter's Cut for stderr: each entry parsed where it lies in the block, without copying it out first.
 
@@ -127,8 +124,6 @@ def stderr_cut(
     a scan's records can be service accounts', and this way they cost one match of the prefix. The answer for
     each user's bytes is kept (a log has few users; up to 4,096, then asked again). An audit record whose user
     the prefix does not show is never dropped here (the pipeline decides with the backend's user).
-    With `as_fields` an entry (or a Malformed) is the tuple of its fields, what the background reader sends, and
-    `attach` fills the last one, `record`, from the message (the background reader parses pgAudit records so).
 
     PostgreSQL writes %u, %d and %a raw, so a name can hold a newline or what looks like the rest of a prefix. An
     entry is read more closely (see _suspect) when the splitter saw the first needle twice in it (`again`), when
@@ -149,7 +144,7 @@ def stderr_cut(
         match = head(buf, start, stop)
         if match is None:
             malformed = _unmatched(buf[start:stop], prefix, source, line)
-            return malformed.fields() if as_fields else malformed
+            return malformed
         at = match.end()
         record = buf.startswith(AUDIT_NEEDLE, at)
         if not record:  # (or one of log_error_verbosity = verbose, after its SQLSTATE)
@@ -180,8 +175,7 @@ def stderr_cut(
             before = previous_entry(buf, before, start)
             if _find(buf, _SEVERITY_MARK, before, start) < 0:
                 return closer(match, buf, start, stop, line, before, again)
-        fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
-        return fields if as_fields else LogEntry(*fields)
+        return LogEntry(*_stderr_entry(match, buf, at, stop, groups, source, line, stream))
 
     def closer(match: re.Match[bytes], buf: bytes, start: int, stop: int, line: int, before: int, again: int) -> Any:
         """The rare cases: what _suspect makes of the entry, else the entry as read (a record is then not dropped:
@@ -192,16 +186,13 @@ def stderr_cut(
         if before >= 0 and _find(buf, _SEVERITY_MARK, before, start) >= 0:
             before = -1
         if (shifts or before >= 0) and (
-            suspect := _suspect(prefix, match, at, buf, start, stop, line, before, shifts, source, stream, attach)
+            suspect := _suspect(prefix, match, at, buf, start, stop, line, before, shifts, source, stream)
         ):
-            if as_fields:
-                return [item if type(item) is tuple else item.fields() for item in suspect]
             return [item if type(item) is Malformed else LogEntry(*item) for item in suspect]
         user = match.group(i_user + 1) if record and skip is not None else None
         if user is not None and skip is not None and skip(user) and not may_change_auditing(buf[at:stop]):
             return None
-        fields = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
-        return fields if as_fields else LogEntry(*fields)
+        return LogEntry(*_stderr_entry(match, buf, at, stop, groups, source, line, stream))
 
     return cut
 
@@ -259,7 +250,6 @@ def _suspect(
     shifts: bool,
     source: str,
     stream: str,
-    attach: Attach | None,
 ) -> list[Any]:
     """What a forged prefix makes of the entry in buf[start:stop] whose prefix `match` read (its message starting
     at `at`): [] when nothing.
@@ -304,23 +294,22 @@ def _suspect(
                 if other is None and q - start > 7 and SQLSTATE_BYTES.fullmatch(buf, q - 7, q) is not None:
                     other = prefix.head.fullmatch(buf, start, q - 7)
                 if other is not None:
-                    readings.append((q, _stderr_entry(other, buf, q, stop, groups, source, line, stream, attach)))
+                    readings.append((q, _stderr_entry(other, buf, q, stop, groups, source, line, stream)))
             elif q != at and prefix.tail is not None and buf[(row := buf.rfind(b"\n", start, q) + 1)] == 9:  # TAB
                 tail = prefix.tail.fullmatch(buf, row + 1, q)
                 if tail is not None:
-                    fields = list(_stderr_entry(match, buf, at, stop, groups, source, line, stream, None))
-                    fields[0] = message = _message(buf, q, stop)
+                    fields = list(_stderr_entry(match, buf, at, stop, groups, source, line, stream))
+                    fields[0] = _message(buf, q, stop)
                     named = tail.groupdict()
                     if named.get("database"):
                         fields[7] = _name(named["database"])
                     if named.get("pid"):
                         fields[8] = int(named["pid"])
-                    fields[-1] = None if attach is None else attach(message)
                     readings.append((q, tuple(fields)))
             q = _find(buf, AUDIT_NEEDLE, q + len(AUDIT_NEEDLE), stop)
     if not readings and orphan is None:
         return []
-    first = _stderr_entry(match, buf, at, stop, groups, source, line, stream, attach)
+    first = _stderr_entry(match, buf, at, stop, groups, source, line, stream)
     out: list[Any] = [] if orphan is None else [orphan]
     if readings and not buf.startswith(AUDIT_NEEDLE, at):
         out.append(first)  # not a record as first read (an autovacuum line naming a table so): kept as it is
@@ -341,7 +330,6 @@ def _stderr_entry(
     source: str,
     line: int,
     stream: str,
-    attach: Attach | None,
 ) -> tuple[Any, ...]:
     """The fields of the entry whose prefix `match` found in `buf`, its message from `at` to `stop`; only the
     prefix's own fields are decoded. Runs once per audit record of a scan, so it is written for speed: positional
@@ -376,7 +364,7 @@ def _stderr_entry(
         int(session_line) if session_line and len(session_line) < 20 else None,
         int(leader) if leader and len(leader) < 20 else None,
         None,  # context: in stderr, an entry of its own
-        None if attach is None else attach(message),
+        None,  # record: read by the pipeline (or by the background reader, before the entry crosses)
     )
 
 

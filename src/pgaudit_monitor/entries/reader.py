@@ -18,7 +18,6 @@ from typing import Any, BinaryIO, Protocol
 
 from pgaudit_monitor.entries import compression, wrapped
 from pgaudit_monitor.entries.formats import (
-    Attach,
     parse_csvlog,
     parse_jsonlog,
     previous_entry,
@@ -153,19 +152,16 @@ def read_file(
 
     Raises InputError when the file cannot be opened or read; malformed entries are yielded, not raised.
     """
-    yield from _read_file(path, prefix, needles, stream, skip_user, as_fields=False, attach=None)
+    for batch in _read_file(path, prefix, needles, stream, skip_user):
+        yield from batch
 
 
-def read_fields(
-    path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None, attach: Attach | None = None
-) -> Iterator[list[tuple[Any, ...]]]:
-    """What read_file yields with the pipeline's needles, in lists (one per block read, never empty), each entry
-    as the tuple of its fields (`LogEntry.fields()`, `Malformed.fields()`); `attach(message)` fills an entry's
-    `record` field (None without it).
-
-    For the background reader, which sends entries to another process: it never builds the objects.
-    """
-    yield from _read_file(path, prefix, AUTO, None, skip_user, as_fields=True, attach=attach)
+def read_batches(
+    path: str, prefix: CompiledPrefix, *, skip_user: SkipUser | None = None
+) -> Iterator[list[LogEntry | Malformed]]:
+    """What read_file yields with the pipeline's needles, in lists: one per block read, never empty. For the
+    background reader, which hands a block's entries to the other process at once."""
+    yield from _read_file(path, prefix, AUTO, None, skip_user)
 
 
 def _read_file(
@@ -174,20 +170,13 @@ def _read_file(
     needles: tuple[bytes, ...] | str | None,
     stream: str | None,
     skip_user: SkipUser | None,
-    *,
-    as_fields: bool,
-    attach: Attach | None,
-) -> Iterator[Any]:
-    """The entries of one file (in lists, one per block, with `as_fields`)."""
+) -> Iterator[list[LogEntry | Malformed]]:
+    """The entries of one file, in lists: one per block read."""
     source = "<stdin>" if path == STDIN else path
     stream = default_stream(path) if stream is None else stream
     handle, raw, kind = _open(path)
     try:
-        for entries in _read_blocks(handle, prefix, needles, source, stream, skip_user, as_fields, attach):
-            if as_fields:
-                yield entries
-            else:
-                yield from entries
+        yield from _read_blocks(handle, prefix, needles, source, stream, skip_user)
     except InputError:
         raise
     except compression.read_errors() as exc:
@@ -207,9 +196,7 @@ def _read_blocks(
     source: str,
     stream: str,
     skip_user: SkipUser | None,
-    as_fields: bool,
-    attach: Attach | None,
-) -> Iterator[list[Any]]:
+) -> Iterator[list[LogEntry | Malformed]]:
     """The entries of each block read, as a list (none empty).
 
     Raises UnrecognisedInput at the end when the input held something (not only blank space) and no entry was
@@ -219,21 +206,19 @@ def _read_blocks(
     head = block[:SNIFF_BYTES]
     fmt = sniff_input(head, prefix)
     chosen = needles_for(fmt) if isinstance(needles, str) else needles
-    splitter = entry_splitter(
-        fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach
-    )
+    splitter = entry_splitter(fmt, prefix, chosen, source=source, stream=stream, skip_user=skip_user)
     content = bool(head.strip())  # a file of blank space is an empty log
     recognised = content and _recognised(fmt, head, prefix)
     while block:
         if entries := splitter.feed(block):
-            recognised = recognised or _any_entry(entries, as_fields)
+            recognised = recognised or _any_entry(entries)
             yield entries
         block = handle.read(BLOCK_SIZE)
         if not recognised and block.strip():  # (only while nothing is: a file that is a log never gets here)
             content = True
             recognised = _recognised(fmt, block[:SNIFF_BYTES], prefix)
     if entries := splitter.finish():
-        recognised = recognised or _any_entry(entries, as_fields)
+        recognised = recognised or _any_entry(entries)
         yield entries
     if content and not recognised:
         raise UnrecognisedInput(f"{source}: no PostgreSQL log entry recognised; tried {tried(prefix)}")
@@ -267,13 +252,8 @@ def _recognised(fmt: LogFormat, head: bytes, prefix: CompiledPrefix) -> bool:
     return True
 
 
-_MALFORMED_FIELDS = len(Malformed("", 0, "").fields())
-
-
-def _any_entry(items: list[Any], as_fields: bool) -> bool:
+def _any_entry(items: list[LogEntry | Malformed]) -> bool:
     """Whether a batch of read items holds an entry (not only Malformed ones). Asked only until one is seen."""
-    if as_fields:
-        return any(len(item) != _MALFORMED_FIELDS for item in items)
     return any(type(item) is not Malformed for item in items)
 
 
@@ -304,11 +284,9 @@ def entry_splitter(
     source: str,
     stream: str,
     skip_user: SkipUser | None = None,
-    as_fields: bool = False,
-    attach: Attach | None = None,
 ) -> Splitter:
-    """A splitter whose `feed` and `finish` return parsed entries (LogEntry or Malformed; with `as_fields` the
-    tuple of either's fields, an entry's `record` filled by `attach(message)`), for readers of whole files.
+    """A splitter whose `feed` and `finish` return parsed entries (LogEntry or Malformed), for readers of whole
+    files.
 
     `skip_user` drops the audit records of users for which it is true, unread, where the prefix shows the user
     on the entry's first line (stderr with %u); elsewhere the pipeline drops them.
@@ -324,23 +302,18 @@ def entry_splitter(
             source=source,
             stream=stream,
             skip_user=skip_user,
-            as_fields=as_fields,
-            attach=attach,
         )
         return wrapped.UnwrappingSplitter(inner)
     if fmt is LogFormat.INSIGHTS_JSON or fmt is LogFormat.INSIGHTS_CSV:
         csv_format = fmt is LogFormat.INSIGHTS_CSV
-        return wrapped.WholeDocumentSplitter(
-            lambda data: _insights_entries(data, prefix, csv_format, source, stream, as_fields, attach)
-        )
+        return wrapped.WholeDocumentSplitter(lambda data: _insights_entries(data, prefix, csv_format, source, stream))
     if fmt is LogFormat.STDERR:
-        cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user, as_fields=as_fields, attach=attach)
+        cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user)
         return EntrySplitter(needles, continuation=b"\t", cut=cut, look_back=True)
     parse = parse_jsonlog if fmt is LogFormat.JSONLOG else parse_csvlog
 
     def cut_and_parse(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
-        entry = parse(buf[start:stop], source=source, line=line, stream=stream)
-        return _fields_of(entry, attach) if as_fields else entry
+        return parse(buf[start:stop], source=source, line=line, stream=stream)
 
     if fmt is LogFormat.JSONLOG:
         return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
@@ -353,9 +326,7 @@ def _insights_entries(
     csv_format: bool,
     source: str,
     stream: str,
-    as_fields: bool,
-    attach: Attach | None,
-) -> list[Any]:
+) -> list[LogEntry | Malformed]:
     """The entries of a whole Logs Insights result: each row's @message read as a CloudWatch event, in time
     order, with the row's number (CSV: its line) as its line; rows without an event reported as Malformed."""
     try:
@@ -363,17 +334,7 @@ def _insights_entries(
     except wrapped.NotInsights as exc:
         raise InputError(f"{source}: {exc}") from exc
     events, bad = wrapped.events_in_time_order(rows, source=source, stream=stream)
-    items: list[Any] = [*bad, *_numbered_event_entries(events, prefix, source=source)]
-    if not as_fields:
-        return items
-    return [_fields_of(item, attach) for item in items]
-
-
-def _fields_of(item: LogEntry | Malformed, attach: Attach | None) -> tuple[Any, ...]:
-    """An entry as the tuple of its fields, its `record` filled by `attach` (what the background reader sends)."""
-    if attach is not None and type(item) is LogEntry:
-        return (*item.fields()[:-1], attach(item.message))
-    return item.fields()
+    return [*bad, *_numbered_event_entries(events, prefix, source=source)]
 
 
 def make_parser(
