@@ -28,7 +28,7 @@ from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import AMBIGUOUS_USER, LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX, compile_prefix
-from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES, LogFormat, make_parser, needles_for, read_file
+from pgaudit_monitor.entries.reader import PIPELINE_NEEDLES, LogFormat, entry_splitter, needles_for, read_file
 from pgaudit_monitor.pipeline import Pipeline
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
 from pgserver import PgServer, require_postgres
@@ -319,15 +319,15 @@ def test_leader_pid_of_a_parallel_worker_in_every_format(tmp_path: Path) -> None
 def test_the_follower_reads_forged_prefixes_as_a_file_reader_does(
     logs: dict[str, dict[str, Path]], verbosity: str
 ) -> None:
-    # The watcher cuts entries first and parses them later (make_parser): an entry that reads more than one way
-    # comes out as all its readings, and a record comes with the line a newline cut off before it: every hostile
-    # role's DELETE is `?`'s, the cut-off line is reported.
+    # The watcher feeds the file's reader (entry_splitter) what was written since its last read, cut anywhere: an
+    # entry that reads more than one way comes out as all its readings, and a record with the line a newline cut
+    # off before it: every hostile role's DELETE is `?`'s, the cut-off line is reported, as a file's reader does.
     path = logs[verbosity][".log"]
     prefix = compile_prefix(AURORA_PREFIX)
-    splitter, parse = make_parser(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR))
-    raws = [*splitter.feed(path.read_bytes()), *splitter.finish()]
-    parsed = [parse(raw.data, source=str(path), line=raw.line) for raw in raws]
-    items = [e for item in parsed for e in (item if isinstance(item, list) else [item])]
+    data = path.read_bytes()
+    splitter = entry_splitter(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR), source=str(path), stream="s")
+    items = [item for at in range(0, len(data), 997) for item in splitter.feed(data[at : at + 997])]
+    items += splitter.finish()
     entries = [e for e in items if isinstance(e, LogEntry)]
     deletes = [e for e in entries if e.message.startswith("AUDIT: SESSION,1,1,WRITE,DELETE,,," + FORGED_DELETE)]
     assert len({e.pid for e in deletes}) == len(HOSTILE)
@@ -338,6 +338,7 @@ def test_the_follower_reads_forged_prefixes_as_a_file_reader_does(
 
     file_reader = [key(e) for e in read_file(str(path), prefix) if isinstance(e, LogEntry)]
     assert all(key(e) in file_reader for e in deletes)  # the same entries, lines and all
+    assert [key(e) for e in entries] == file_reader
     lines = path.read_text().split("\n")
     reported = [m for m in items if isinstance(m, Malformed) and m.reason.startswith("starts like an entry")]
     assert reported

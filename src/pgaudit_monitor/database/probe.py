@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pgaudit_monitor.entries.model import LogEntry
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.reader import make_parser, read_events, sniff_format
+from pgaudit_monitor.entries.reader import entry_splitter, read_events, sniff_format
 from pgaudit_monitor.errors import RecordError
 from pgaudit_monitor.records.pgaudit import is_audit_message, parse_record
 
@@ -98,9 +98,8 @@ class FileLogSource:
                 data = handle.read()
             if needle not in data:
                 continue
-            splitter, parse = make_parser(sniff_format(head), self.prefix, (needle,))
-            raws = [*splitter.feed(data), *splitter.finish()]
-            if _has_marker((parse(r.data, source=str(path), line=r.line) for r in raws), marker):
+            splitter = entry_splitter(sniff_format(head), self.prefix, (needle,), source=str(path), stream=str(path))
+            if _has_marker([*splitter.feed(data), *splitter.finish()], marker):
                 return True
         return False
 

@@ -20,27 +20,21 @@ from pgaudit_monitor.entries import compression, wrapped
 from pgaudit_monitor.entries.formats import (
     parse_csvlog,
     parse_jsonlog,
-    previous_entry,
     stderr_cut,
-    stderr_readings,
 )
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
 from pgaudit_monitor.entries.splitting import (
     AUDIT_NEEDLE,
-    CONNECTION_NEEDLE,
     MESSAGE_HEADS,
     RAISE_CONTEXT,
     CsvSplitter,
     Cut,
     EntrySplitter,
-    RawEntry,
 )
 from pgaudit_monitor.errors import InputError, UnrecognisedInput
 
 BLOCK_SIZE = 4 << 20
-DEFAULT_NEEDLES = (AUDIT_NEEDLE, CONNECTION_NEEDLE)
-"""Literal needles for readers that want audit records and any connection entry (a superset of what is needed)."""
 AUTO = "auto"
 
 # Where a message starts in each format, then the messages the pipeline reads (splitting.MESSAGE_HEADS): each
@@ -269,9 +263,6 @@ class Splitter(Protocol):
     def pending(self) -> int: ...
 
 
-Parser = Callable[..., LogEntry | Malformed | list[LogEntry | Malformed]]
-"""An entry parser: (data, *, source, line, stream) to a LogEntry or a Malformed (or, stderr, several: see
-make_parser)."""
 SkipUser = Callable[[bytes], bool]
 """Given the raw bytes of a prefix's user, True when that user's audit records can be dropped unread."""
 
@@ -284,9 +275,12 @@ def entry_splitter(
     source: str,
     stream: str,
     skip_user: SkipUser | None = None,
+    first_line: int = 1,
 ) -> Splitter:
-    """A splitter whose `feed` and `finish` return parsed entries (LogEntry or Malformed), for readers of whole
-    files.
+    """The one reader of each format: a splitter whose `feed` and `finish` take the log's bytes and return its
+    parsed entries (LogEntry or Malformed), numbered from `first_line` (where the bytes start in the file: the
+    watcher resumes mid-file). read_file, the background reader, the watcher's follower and the probe all read
+    through it.
 
     `skip_user` drops the audit records of users for which it is true, unread, where the prefix shows the user
     on the entry's first line (stderr with %u); elsewhere the pipeline drops them.
@@ -302,6 +296,7 @@ def entry_splitter(
             source=source,
             stream=stream,
             skip_user=skip_user,
+            first_line=first_line,
         )
         return wrapped.UnwrappingSplitter(inner)
     if fmt is LogFormat.INSIGHTS_JSON or fmt is LogFormat.INSIGHTS_CSV:
@@ -309,15 +304,15 @@ def entry_splitter(
         return wrapped.WholeDocumentSplitter(lambda data: _insights_entries(data, prefix, csv_format, source, stream))
     if fmt is LogFormat.STDERR:
         cut = stderr_cut(prefix, source=source, stream=stream, skip_user=skip_user)
-        return EntrySplitter(needles, continuation=b"\t", cut=cut, look_back=True)
+        return EntrySplitter(needles, continuation=b"\t", cut=cut, look_back=True, first_line=first_line)
     parse = parse_jsonlog if fmt is LogFormat.JSONLOG else parse_csvlog
 
     def cut_and_parse(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> Any:
         return parse(buf[start:stop], source=source, line=line, stream=stream)
 
     if fmt is LogFormat.JSONLOG:
-        return EntrySplitter(needles, continuation=None, cut=cut_and_parse)
-    return CsvSplitter(needles, cut=cut_and_parse)
+        return EntrySplitter(needles, continuation=None, cut=cut_and_parse, first_line=first_line)
+    return CsvSplitter(needles, cut=cut_and_parse, first_line=first_line)
 
 
 def _insights_entries(
@@ -335,49 +330,6 @@ def _insights_entries(
         raise InputError(f"{source}: {exc}") from exc
     events, bad = wrapped.events_in_time_order(rows, source=source, stream=stream)
     return [*bad, *_numbered_event_entries(events, prefix, source=source)]
-
-
-def make_parser(
-    fmt: LogFormat, prefix: CompiledPrefix, needles: tuple[bytes, ...] | None = DEFAULT_NEEDLES
-) -> tuple[EntrySplitter | CsvSplitter, Parser]:
-    """The splitter (cutting RawEntries) and the entry parser for one format, for readers that feed bytes
-    themselves and place the entries in a longer stream (the follower adds its own line offset).
-
-    A stderr entry whose prefix reads more than one way (a forged prefix: see formats.stderr_cut) is parsed into
-    the list of its readings, all to be handed on; any other entry into the LogEntry or Malformed it is. The
-    stderr splitter cuts a record out with the line before it when that line looks like the first half of its
-    prefix (a newline in a role name), and the parser reports that line and reads the record with user `?`, as
-    a file's reader does.
-    """
-    if fmt is LogFormat.JSONLOG:
-        return EntrySplitter(needles, continuation=None), parse_jsonlog
-    if fmt is LogFormat.CSVLOG:
-        return CsvSplitter(needles), parse_csvlog
-
-    def parse(
-        data: bytes, *, source: str, line: int, stream: str = ""
-    ) -> LogEntry | Malformed | list[LogEntry | Malformed]:
-        if not _NEXT_ENTRY.search(data):  # one entry (as cut_with_orphan leaves nearly all)
-            readings = [
-                item if isinstance(item, Malformed) else LogEntry(*item)
-                for item in stderr_readings(data, prefix, source=source, line=line, stream=stream)
-            ]
-        else:  # a line cut off by a newline in a name, and the entry it belongs to: as a file's are read
-            cut = stderr_cut(prefix, source=source, stream=stream)
-            readings, held = _event_entries(data, cut, line, None, count_lines=True)
-            readings += [] if held is None else [held[0]]
-        return readings[0] if len(readings) == 1 else readings
-
-    def cut_with_orphan(buf: bytes, start: int, stop: int, line: int, before: int = -1, again: int = -1) -> RawEntry:
-        """The entry, with the one before it when that one was not cut (it held no needle) and looks like the first
-        half of its prefix (it starts like an entry, and lacks the `:  ` after a severity): see parse."""
-        if before >= 0 and prefix.lead is not None:
-            previous = previous_entry(buf, before, start)
-            if buf.find(b":  ", previous, start) < 0 and prefix.lead.match(buf, previous, start) is not None:
-                return RawEntry(buf[previous:stop], line - buf.count(b"\n", previous, start))
-        return RawEntry(buf[start:stop], line)
-
-    return EntrySplitter(needles, continuation=b"\t", cut=cut_with_orphan, look_back=True), parse
 
 
 def read_events(
@@ -419,14 +371,14 @@ _NEXT_ENTRY = re.compile(rb"\n(?=[^\t])")
 
 
 def _event_entries(
-    data: bytes, cut: Cut, number: int, previous: tuple[Malformed, bytes] | None, *, count_lines: bool = False
+    data: bytes, cut: Cut, number: int, previous: tuple[Malformed, bytes] | None
 ) -> tuple[list[LogEntry | Malformed], tuple[Malformed, bytes] | None]:
     """The entries of one stderr event, and its last one when Malformed (held back for the stream's next event).
 
     A Malformed entry is held back: when it is the first half of the next one's prefix (a newline in a role name;
     an export may cut the two apart into events of their own), the cut of the next one says so, and reports it
     with its own entry. `previous` is the one the stream's last event held back. Every entry of an event has the
-    event's number as its line; with `count_lines` (a piece of a file, `number` its first line) its own line.
+    event's number as its line.
     """
     out: list[LogEntry | Malformed] = []
     held: Malformed | None = None
@@ -440,8 +392,7 @@ def _event_entries(
             continue
         first = data.find(AUDIT_NEEDLE, start, stop)  # and a second one: what the splitter tells a cut
         again = -1 if first < 0 else data.find(AUDIT_NEEDLE, first + len(AUDIT_NEEDLE), stop)
-        line = number + data.count(b"\n", 0, start) if count_lines else number
-        item = cut(data, start, stop, line, held_at if held is not None else -1, again)
+        item = cut(data, start, stop, number, held_at if held is not None else -1, again)
         items = item if type(item) is list else ([] if item is None else [item])
         if held is not None:
             if items and type(items[0]) is Malformed and len(items) > 1:  # it explains the held one: in its place

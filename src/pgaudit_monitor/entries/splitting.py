@@ -100,9 +100,11 @@ class EntrySplitter:
     `continuation` is the byte that marks a continuation line (TAB for stderr), or None when every line is an
     entry (jsonlog). With `needles=None` every entry is handed on. `cut` makes what is handed on of each entry.
 
-    With `look_back`, a cut is also told where the entries before its entry that were not handed on begin (in
-    the same block): a stderr line that a newline in a role name cut off the record after it is found there
-    (formats.previous_entry), where the cut looks.
+    With `look_back`, a cut is also told where the entries before its entry that were not handed on begin: a
+    stderr line that a newline in a role name cut off the record after it is found there (formats.previous_entry),
+    where the cut looks. The last whole entry of a block is kept for the next one (`_behind`), so that the look
+    reaches across the boundary, wherever the bytes were cut (the watcher feeds what was written since its last
+    read).
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class EntrySplitter:
         cut: Cut = raw_entry,
         *,
         look_back: bool = False,
+        first_line: int = 1,
     ) -> None:
         if needles is not None and (isinstance(needles, re.Pattern) or not needles or not all(needles)):
             raise ValueError("EntrySplitter takes non-empty literal needles")
@@ -125,41 +128,58 @@ class EntrySplitter:
         if continuation is not None:
             self._entry_break = re.compile(b"\n(?!" + re.escape(continuation) + b")").search
         self._buffer = b""
-        self._line = 1  # line number of the first byte of the buffer
+        self._behind = 0  # with look_back: the buffer's first bytes, an entry already cut, kept to look back at
+        self._line = first_line  # line number of the byte after the `_behind` bytes of the buffer
 
     def feed(self, data: bytes) -> list[Any]:
         """Take more bytes; the entries now known to be complete (what `cut` made of each).
 
         The block itself is never copied: only the entry held back from the last block is joined with the
-        start of this one, up to where this one starts a new entry.
+        start of this one, up to where this one starts a new entry (with `look_back`, up to the end of its first
+        entry, so that this one can look back at the entry held back).
         """
         out: list[Any] = []
-        begin = 0
-        if self._buffer:
-            begin = self._first_start(data)
-            if begin < 0:  # the held-back entry goes on through the whole block
+        begin = floor = 0
+        head = b""
+        if len(self._buffer) > self._behind:
+            start = self._first_start(data)
+            if start < 0:  # the held-back entry goes on through the whole block
                 self._buffer += data
                 return out
-            head, self._buffer = self._buffer + data[:begin], b""
-            self._cut(head, 0, len(head), out)
+            begin = self._entry_end(data, start, len(data)) if self._look_back else start
+            if begin >= len(data):  # the block's first entry is not known to be whole: it waits for the next
+                begin = start
+            head, behind, self._buffer = self._buffer + data[:begin], self._behind, b""
+            self._cut(head, behind, len(head), out, 0)
+            floor = start
+        elif self._behind:  # only the entry kept to look back at (an empty block before): go on from it
+            data, begin, self._buffer = self._buffer + data, self._behind, b""
         end = self._complete_end(data, begin)
         if end > begin:
-            self._cut(data, begin, end, out)
-        self._buffer = data[end:]
+            self._cut(data, begin, end, out, floor)
+        if self._look_back and end > floor:  # the block's last whole entry, kept to look back at
+            keep = self._entry_start(data, end - 1)
+            self._buffer, self._behind = data[keep:], end - keep
+        elif self._look_back and head:  # nothing whole in the block: the head's last entry is kept
+            keep = self._entry_start(head, len(head) - 1)
+            self._buffer, self._behind = head[keep:] + data[end:], len(head) - keep
+        else:
+            self._buffer, self._behind = data[end:], 0
         return out
 
     def finish(self) -> list[Any]:
         """End of input: the last entry is complete even without a newline after it."""
         out: list[Any] = []
-        if self._buffer:
-            buf, self._buffer = self._buffer, b""
-            self._cut(buf, 0, len(buf), out)
+        if len(self._buffer) > self._behind:
+            buf, behind, self._buffer, self._behind = self._buffer, self._behind, b"", 0
+            self._cut(buf, behind, len(buf), out, 0)
         return out
 
     @property
     def pending(self) -> int:
-        """Bytes held back because the entry they belong to may not be complete yet."""
-        return len(self._buffer)
+        """Bytes held back because the entry they belong to may not be complete yet (not the entry kept only to
+        look back at: it is read)."""
+        return len(self._buffer) - self._behind
 
     def _starts_entry(self, buf: bytes, pos: int) -> bool:
         """Whether a new entry starts at `pos`, just after a newline (False when the byte there is unknown)."""
@@ -187,12 +207,13 @@ class EntrySplitter:
             nl = buf.rfind(b"\n", begin, nl)
         return begin
 
-    def _cut(self, buf: bytes, begin: int, end: int, out: list[Any]) -> None:
-        """The entries of buf[begin:end], which holds whole entries, onto `out`; the line count moves to `end`."""
+    def _cut(self, buf: bytes, begin: int, end: int, out: list[Any], floor: int) -> None:
+        """The entries of buf[begin:end], which holds whole entries, onto `out`; the line count moves to `end`.
+        buf[floor:begin] holds entries already read, which the first entries may look back at."""
         if self._needles is None or self._rare is None:
             self._all_entries(buf, begin, end, out)
         else:
-            self._matching_entries(buf, begin, end, self._needles[0], self._rare, out)
+            self._matching_entries(buf, begin, end, self._needles[0], self._rare, out, floor)
 
     def _entry_end(self, buf: bytes, start: int, end: int) -> int:
         """Just past the newline that ends the entry going on at `start` (`end` if none does before it)."""
@@ -222,7 +243,7 @@ class EntrySplitter:
             start = stop
 
     def _matching_entries(
-        self, buf: bytes, begin: int, end: int, first: bytes, rare: _RareNeedles, out: list[Any]
+        self, buf: bytes, begin: int, end: int, first: bytes, rare: _RareNeedles, out: list[Any], floor: int
     ) -> None:
         # The hot loop of a scan: one SIMD search per hit of the first needle (the frequent one, audit records),
         # the other needles' few hits found beforehand, newlines counted once, no per-line work.
@@ -237,7 +258,7 @@ class EntrySplitter:
         next_other = others[0]
         index = 0
         counted_to = begin
-        handed_to = begin  # the end of the last entry handed on: the entry that starts there needs no look back
+        handed_to = floor  # the end of the last entry handed on: the entry that starts there needs no look back
         line = self._line
         while (hit := next_first if next_first < next_other else next_other) < end:
             start = rfind(b"\n", begin, hit) + 1 or begin
@@ -342,11 +363,11 @@ def _longest_common_substring(strings: list[bytes]) -> bytes:
 class CsvSplitter:
     """Cut whole csvlog rows out of a stream of bytes: a newline ends a row only outside double quotes."""
 
-    def __init__(self, needles: Needles, cut: Cut = raw_entry) -> None:
+    def __init__(self, needles: Needles, cut: Cut = raw_entry, *, first_line: int = 1) -> None:
         self._pattern = compile_needles(needles)
         self._cut_out = cut
         self._buffer = b""
-        self._line = 1
+        self._line = first_line
 
     def feed(self, data: bytes) -> list[Any]:
         self._buffer += data

@@ -27,11 +27,17 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import CompiledPrefix
-from pgaudit_monitor.entries.reader import LogFormat, default_stream, make_parser, needles_for, sniff_format
+from pgaudit_monitor.entries.reader import (
+    LogFormat,
+    Splitter,
+    default_stream,
+    entry_splitter,
+    needles_for,
+    sniff_format,
+)
 from pgaudit_monitor.watch.state import FilePosition
 
 READ_LIMIT = 8 << 20  # bytes read from one file per poll: a backlog is read in steps that each commit
@@ -59,17 +65,6 @@ def _fingerprint(fd: int, length: int) -> tuple[int, str]:
     return len(head), hashlib.sha256(head).hexdigest()
 
 
-def _flat(parsed: Iterable[Any]) -> list[LogEntry | Malformed]:
-    """The parser's items, a stderr entry's several readings (a forged prefix: see reader.make_parser) in turn."""
-    items: list[LogEntry | Malformed] = []
-    for item in parsed:
-        if type(item) is list:
-            items.extend(item)
-        else:
-            items.append(item)
-    return items
-
-
 class TrackedFile:
     """One file being followed: its descriptor, its splitter, how far it is read, and its checkpoint."""
 
@@ -79,8 +74,7 @@ class TrackedFile:
         self.stream = default_stream(path)
         self.fd: int | None = None
         self.fmt: LogFormat | None = None
-        self.splitter: Any = None
-        self.parse: Any = None
+        self.splitter: Splitter | None = None
         self.read_offset = 0
         self.base_line = 1  # line number of the byte where the splitter started
         self.newlines = 0  # newlines fed to the splitter
@@ -126,6 +120,8 @@ class TrackedFile:
         self.marks = [(offset, line)]
         if self.fd is not None:
             self.head_len, self.head_hash = _fingerprint(self.fd, HEAD_LEN)
+        if self.fmt is not None:  # (read from the start so far: number the entries from here)
+            self._new_splitter()
 
     def start_at_end(self) -> None:
         """Skip what the file holds, up to its last newline (lines counted, so that keys stay comparable)."""
@@ -188,16 +184,22 @@ class TrackedFile:
         if b"\n" not in head:
             return False  # not even one whole line yet
         self.fmt = sniff_format(head)
-        self.splitter, self.parse = make_parser(self.fmt, self.prefix, needles_for(self.fmt))
+        self._new_splitter()
         return True
+
+    def _new_splitter(self) -> None:
+        """The format's reader, its entries numbered from the line where reading starts."""
+        assert self.fmt is not None
+        self.splitter = entry_splitter(
+            self.fmt, self.prefix, needles_for(self.fmt), source=self.label, stream=self.stream,
+            first_line=self.base_line,
+        )  # fmt: skip
 
     def _feed(self, data: bytes) -> list[LogEntry | Malformed]:
         self.read_offset += len(data)
         self.newlines += data.count(b"\n")
-        base, parse, label, stream = self.base_line - 1, self.parse, self.label, self.stream
-        items = _flat(
-            parse(raw.data, source=label, line=base + raw.line, stream=stream) for raw in self.splitter.feed(data)
-        )
+        assert self.splitter is not None
+        items: list[LogEntry | Malformed] = self.splitter.feed(data)
         pending = self.splitter.pending
         joined = self.tail + data if self.tail else data
         self.tail = joined[len(joined) - pending :] if pending else b""
@@ -207,10 +209,7 @@ class TrackedFile:
     def _flush(self, *, force: bool) -> list[LogEntry | Malformed]:
         if self.splitter is None or not (self.tail or force):
             return []
-        base, label, stream = self.base_line - 1, self.label, self.stream
-        items = _flat(
-            self.parse(raw.data, source=label, line=base + raw.line, stream=stream) for raw in self.splitter.finish()
-        )
+        items: list[LogEntry | Malformed] = self.splitter.finish()
         self.tail = b""
         self._mark()
         return items
@@ -222,9 +221,9 @@ class TrackedFile:
             self.dirty = True
 
     def _restart_at_zero(self) -> None:
-        if self.fmt is not None:
-            self.splitter, self.parse = make_parser(self.fmt, self.prefix, needles_for(self.fmt))
         self.read_offset, self.base_line, self.newlines, self.tail = 0, 1, 0, b""
+        if self.fmt is not None:
+            self._new_splitter()
         self.marks, self.checkpoint = [(0, 1)], (0, 1)
         self.head_len, self.head_hash = 0, ""
         self.reset_count += 1
