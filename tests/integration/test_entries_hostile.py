@@ -315,9 +315,10 @@ def test_leader_pid_of_a_parallel_worker_in_every_format(tmp_path: Path) -> None
             assert by_pid == {worker_pid: leader_pid, leader_pid: None}, suffix
 
 
+@pytest.mark.parametrize("piece", [13, 997, 1 << 20])
 @pytest.mark.parametrize("verbosity", VERBOSITIES)
 def test_the_follower_reads_forged_prefixes_as_a_file_reader_does(
-    logs: dict[str, dict[str, Path]], verbosity: str
+    logs: dict[str, dict[str, Path]], verbosity: str, piece: int
 ) -> None:
     # The watcher feeds the file's reader (entry_splitter) what was written since its last read, cut anywhere: an
     # entry that reads more than one way comes out as all its readings, and a record with the line a newline cut
@@ -326,7 +327,7 @@ def test_the_follower_reads_forged_prefixes_as_a_file_reader_does(
     prefix = compile_prefix(AURORA_PREFIX)
     data = path.read_bytes()
     splitter = entry_splitter(LogFormat.STDERR, prefix, needles_for(LogFormat.STDERR), source=str(path), stream="s")
-    items = [item for at in range(0, len(data), 997) for item in splitter.feed(data[at : at + 997])]
+    items = [item for at in range(0, len(data), piece) for item in splitter.feed(data[at : at + piece])]
     items += splitter.finish()
     entries = [e for e in items if isinstance(e, LogEntry)]
     deletes = [e for e in entries if e.message.startswith("AUDIT: SESSION,1,1,WRITE,DELETE,,," + FORGED_DELETE)]
