@@ -36,10 +36,14 @@ def run(lines: list[str], stream: str = "s") -> list[Outcome]:
     return [o for o in [*pipeline.feed(entries), *pipeline.finish()] if isinstance(o, Outcome)]
 
 
+def what(outcomes: list[Outcome]) -> list[tuple[int, int | None, str, int, str, tuple[str, ...]]]:
+    """Each statement as (line, pid, user, statement id, command, relations): what the tests compare."""
+    return [(o.line, o.pid, o.user, o.statement_id, o.verdict.command, tuple(o.verdict.relations)) for o in outcomes]
+
+
 def test_substatements_make_one_statement() -> None:
     outcomes = run([line.format(pid=10) for line in FUNCTION_CALL])
-    assert len(outcomes) == 1
-    assert outcomes[0].verdict.command == "DELETE"
+    assert what(outcomes) == [(1, 10, "alice", 1, "DELETE", ("accounts",))]
 
 
 def test_interleaved_backends_are_kept_apart() -> None:
@@ -52,12 +56,19 @@ def test_interleaved_backends_are_kept_apart() -> None:
 def test_reused_pid_after_connection_received_is_a_new_backend() -> None:
     # Same pid, same statement id 1, two sessions: two statements.
     lines = [UPDATE_1.format(pid=10), DISCONNECTED.format(pid=10), RECEIVED.format(pid=10), UPDATE_1.format(pid=10)]
-    assert len(run(lines)) == 2
+    assert what(run(lines)) == [
+        (1, 10, "alice", 1, "UPDATE", ("accounts",)),
+        (4, 10, "alice", 1, "UPDATE", ("accounts",)),
+    ]
 
 
 def test_reused_pid_without_connection_entries_is_a_new_backend() -> None:
     # log_connections off: the text of statement 1 differs, so it is another backend's statement 1.
-    assert len(run([UPDATE_1.format(pid=10), SELECT_1.format(pid=10)])) == 2
+    outcomes = run([UPDATE_1.format(pid=10), SELECT_1.format(pid=10)])
+    assert what(outcomes) == [
+        (1, 10, "alice", 1, "UPDATE", ("accounts",)),
+        (2, 10, "alice", 1, "SELECT", ("accounts",)),
+    ]
 
 
 def test_reused_pid_by_another_user_is_a_new_backend() -> None:
@@ -68,7 +79,8 @@ def test_reused_pid_by_another_user_is_a_new_backend() -> None:
 
 def test_same_pid_in_two_streams_is_two_backends() -> None:
     outcomes = run([UPDATE_1.format(pid=10)], stream="a") + run([UPDATE_1.format(pid=10)], stream="b")
-    assert len(outcomes) == 2
+    assert [o.stream for o in outcomes] == ["a", "b"]
+    assert what(outcomes) == [(1, 10, "alice", 1, "UPDATE", ("accounts",))] * 2
 
 
 def test_log_relation_records_are_one_statement() -> None:
@@ -78,8 +90,7 @@ def test_log_relation_records_are_one_statement() -> None:
         P + f"AUDIT: SESSION,1,1,READ,SELECT,TABLE,pg_catalog.pg_class,{text},<not logged>",
     ]
     outcomes = run([line.format(pid=10) for line in lines])
-    assert len(outcomes) == 1
-    assert outcomes[0].verdict.relations == ("public.accounts",)
+    assert what(outcomes) == [(1, 10, "alice", 1, "SELECT", ("public.accounts",))]
 
 
 def test_statement_once_placeholder_takes_the_first_text() -> None:
@@ -89,8 +100,7 @@ def test_statement_once_placeholder_takes_the_first_text() -> None:
         P + "AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.other,<previously logged>,<previously logged>",
     ]
     outcomes = run([line.format(pid=10) for line in lines])
-    assert len(outcomes) == 1
-    assert outcomes[0].verdict.relations == ("public.accounts", "public.other")
+    assert what(outcomes) == [(1, 10, "alice", 1, "SELECT", ("public.accounts", "public.other"))]
     assert outcomes[0].verdict.statement == "SELECT * FROM accounts"
 
 
@@ -102,7 +112,7 @@ def test_disconnection_completes_the_open_statement_and_frees_the_backend() -> N
         for i, line in enumerate([UPDATE_1, DISCONNECTED])
     ]
     outcomes = list(pipeline.feed(entries))
-    assert len(outcomes) == 1
+    assert what(outcomes) == [(0, 10, "alice", 1, "UPDATE", ("accounts",))]  # at the disconnection, not the end
     assert list(pipeline.finish()) == []
 
 
@@ -117,7 +127,7 @@ def test_many_backends_stay_bounded() -> None:
         outcomes.extend(pipeline.feed([entry]))
         assert len(pipeline.assembler._backends) <= 100
     outcomes.extend(pipeline.finish())
-    assert len(outcomes) == 1000
+    assert sorted(what(outcomes)) == [(pid, pid, "alice", 1, "UPDATE", ("accounts",)) for pid in range(1000)]
 
 
 def test_idle_statements_are_completed_and_late_records_not_counted_twice() -> None:
