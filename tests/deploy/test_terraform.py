@@ -411,7 +411,11 @@ def test_the_alarms_have_the_cli_paths_settings(zip_path: Path) -> None:
     queries = {q["id"]: q for q in health["metric_query"]}
     # the CLI path's metric queries, as deploy-alarm.sh's `metric ID NAME STAT` calls write them
     cli_metrics = re.findall(r'"\$\(metric (\w+) (\w+) (\w+)\)"', alarm_script)
-    assert [name for _, name, _ in cli_metrics] == ["MonitorExecutionErrors", "UserDMLOperationCount", "MalformedRecords"]
+    assert [name for _, name, _ in cli_metrics] == [
+        "MonitorExecutionErrors",
+        "UserDMLOperationCount",
+        "MalformedRecords",
+    ]
     stats = [q for q in queries.values() if "metric" in q]
     assert [(q["id"], q["metric"][0]["metric_name"], q["metric"][0]["stat"]) for q in stats] == cli_metrics
     assert all(q["metric"][0]["period"] == 300 for q in stats)
