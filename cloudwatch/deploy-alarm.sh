@@ -3,7 +3,8 @@
 #  * rds-user-dml-detected-<epoch>: UserDMLOperationCount > 0 (Sum over one window). The epoch is taken at the
 #    first deployment and kept by later ones (the alarm is updated, not duplicated); set NEW_ALARM_NAME=1 to
 #    rotate it (a fresh incident identity for platforms that deduplicate by alarm name): the old one is deleted.
-#  * rds-user-audit-monitor-health: the monitor failed (MonitorExecutionErrors) or stopped running (no
+#  * rds-user-audit-monitor-health: the monitor failed (MonitorExecutionErrors), read an audit record it could not
+#    parse (MalformedRecords: a truncated or damaged record may hide a detection), or stopped running (no
 #    UserDMLOperationCount datapoint, which every run publishes, a 0 too), in 2 of the last 3 windows.
 #  * rds-user-audit-canary-silent (with CANARY_USER): no CanaryRecords in CANARY_PERIOD_SECONDS (3600):
 #    the canary's audited statements stopped reaching the log, so pgAudit may be logging nothing.
@@ -50,14 +51,15 @@ metric() { # id metric-name stat
   printf '{"Id":"%s","ReturnData":false,"MetricStat":{"Metric":{"Namespace":%s,"MetricName":"%s","Dimensions":[{"Name":"LogGroup","Value":%s}]},"Period":%d,"Stat":"%s"}}' \
     "$1" "$(json_string "$METRIC_NAMESPACE")" "$2" "$(json_string "$LOG_GROUP_NAME")" "$period" "$3"
 }
-printf '[%s,%s,{"Id":"unhealthy","Label":"failed or silent runs","ReturnData":true,"Expression":"IF(FILL(errors, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)"}]\n' \
-  "$(metric errors MonitorExecutionErrors Sum)" "$(metric runs UserDMLOperationCount SampleCount)" >"$work/health.json"
+printf '[%s,%s,%s,{"Id":"unhealthy","Label":"failed or silent runs, unreadable records","ReturnData":true,"Expression":"IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)"}]\n' \
+  "$(metric errors MonitorExecutionErrors Sum)" "$(metric runs UserDMLOperationCount SampleCount)" \
+  "$(metric malformed MalformedRecords Sum)" >"$work/health.json"
 aws cloudwatch put-metric-alarm --alarm-name "$HEALTH_ALARM_NAME" \
-  --alarm-description "The pgaudit monitor of $LOG_GROUP_NAME failed or stopped running: detections may be delayed. See README runbook." \
+  --alarm-description "The pgaudit monitor of $LOG_GROUP_NAME failed, stopped running or read unreadable audit records: detections may be delayed or missed. See README runbook." \
   --metrics "file://$work/health.json" --evaluation-periods 3 --datapoints-to-alarm 2 \
   --threshold 0 --comparison-operator GreaterThanThreshold --treat-missing-data breaching \
   --alarm-actions "$topic" --ok-actions "$topic"
-echo "cloudwatch: alarm $HEALTH_ALARM_NAME: errors or no run in 2 of 3 windows -> $topic"
+echo "cloudwatch: alarm $HEALTH_ALARM_NAME: errors, malformed records or no run in 2 of 3 windows -> $topic"
 
 # -- the canary ---------------------------------------------------------------------------------------------------
 if [[ -n "$CANARY_USER" ]]; then

@@ -6,7 +6,9 @@
 # Inputs: AWS_REGION ACCOUNT_ID CLUSTER_NAME SERVICE_ACCOUNTS (may be empty, but must be set).
 # Optional: LAMBDA_ARCH (arm64 | x86_64, default arm64), LAMBDA_RUNTIME (python3.12), LAMBDA_MEMORY_MB (256),
 #   INGESTION_DELAY_SECONDS (120), STATEMENT_GRACE_SECONDS (60), QUERY_WINDOW_MINUTES (5), CANARY_USER,
-#   DETAIL_NOTIFICATIONS (on | off, default on: detail messages to the alert topic), LOG_LINE_PREFIX,
+#   DETAIL_NOTIFICATIONS (on | off, default on: detail messages to the alert topic),
+#   NOTIFY_STATEMENT (normalized | full | none, default normalized: what the detail message shows of a statement),
+#   LOG_LINE_PREFIX,
 #   PYTHON (a Python with pip, to build; default python3),
 #   LAMBDA_ZIP (a zip built before: skip the build), LAMBDA_ZIP_OUT (keep the built zip at this path).
 # BUILD_ONLY=1 with LAMBDA_ZIP_OUT: only build the zip (for the Terraform module); no AWS input is needed.
@@ -25,7 +27,11 @@ if [[ -z "$BUILD_ONLY" && -z "${SERVICE_ACCOUNTS+set}" ]]; then
 fi
 : "${LAMBDA_ARCH:=arm64}" "${LAMBDA_RUNTIME:=python3.12}" "${LAMBDA_MEMORY_MB:=256}" "${PYTHON:=python3}"
 : "${INGESTION_DELAY_SECONDS:=120}" "${STATEMENT_GRACE_SECONDS:=60}" "${DETAIL_NOTIFICATIONS:=on}"
-: "${CANARY_USER:=}" "${LOG_LINE_PREFIX:=}"
+: "${CANARY_USER:=}" "${LOG_LINE_PREFIX:=}" "${NOTIFY_STATEMENT:=normalized}"
+case "$NOTIFY_STATEMENT" in
+  normalized | full | none) ;;
+  *) echo "${0##*/}: NOTIFY_STATEMENT must be normalized, full or none, not $NOTIFY_STATEMENT" >&2; exit 2 ;;
+esac
 case "$LAMBDA_ARCH" in
   arm64) platform=manylinux2014_aarch64 ;;
   x86_64) platform=manylinux2014_x86_64 ;;
@@ -75,6 +81,7 @@ variables=(
   CHECKPOINT_PARAMETER "$CHECKPOINT_PARAMETER"
   CANARY_USER "$CANARY_USER"
   DETAIL_TOPIC_ARN "$detail_topic"
+  NOTIFY_STATEMENT "$NOTIFY_STATEMENT"
 )
 [[ -n "$LOG_LINE_PREFIX" ]] && variables+=(LOG_LINE_PREFIX "$LOG_LINE_PREFIX")
 json="" i=0

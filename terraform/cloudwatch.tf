@@ -52,10 +52,11 @@ resource "aws_cloudwatch_metric_alarm" "detection" {
   }
 }
 
-# The monitor failed, or stopped running (every run publishes UserDMLOperationCount, a 0 too), in 2 of 3 windows.
+# The monitor failed, read an audit record it could not parse (MalformedRecords: a truncated or damaged record may
+# hide a detection), or stopped running (every run publishes UserDMLOperationCount, a 0 too), in 2 of 3 windows.
 resource "aws_cloudwatch_metric_alarm" "health" {
   alarm_name          = local.health_alarm_name
-  alarm_description   = "The pgaudit monitor of ${local.log_group_name} failed or stopped running: detections may be delayed. See README runbook."
+  alarm_description   = "The pgaudit monitor of ${local.log_group_name} failed, stopped running or read unreadable audit records: detections may be delayed or missed. See README runbook."
   evaluation_periods  = 3
   datapoints_to_alarm = 2
   threshold           = 0
@@ -92,10 +93,23 @@ resource "aws_cloudwatch_metric_alarm" "health" {
   }
 
   metric_query {
+    id          = "malformed"
+    return_data = false
+
+    metric {
+      namespace   = local.metric_namespace
+      metric_name = "MalformedRecords"
+      dimensions  = { LogGroup = local.log_group_name }
+      period      = local.alarm_period_seconds
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
     id          = "unhealthy"
-    label       = "failed or silent runs"
+    label       = "failed or silent runs, unreadable records"
     return_data = true
-    expression  = "IF(FILL(errors, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)"
+    expression  = "IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)"
   }
 }
 

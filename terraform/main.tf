@@ -80,6 +80,7 @@ locals {
       CHECKPOINT_PARAMETER    = local.checkpoint_parameter
       CANARY_USER             = var.canary_user
       DETAIL_TOPIC_ARN        = local.detail_topic_arn
+      NOTIFY_STATEMENT        = var.notify_statement
     },
     var.log_line_prefix == "" ? {} : { LOG_LINE_PREFIX = var.log_line_prefix },
   )

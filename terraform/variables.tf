@@ -135,6 +135,17 @@ variable "detail_notifications" {
   default     = true
 }
 
+variable "notify_statement" {
+  description = "What the detail message shows of a statement (NOTIFY_STATEMENT): normalized (its text with literals replaced by $n), full, or none. The function's log always holds the full text."
+  type        = string
+  default     = "normalized"
+
+  validation {
+    condition     = contains(["normalized", "full", "none"], var.notify_statement)
+    error_message = "notify_statement must be normalized, full or none."
+  }
+}
+
 ################################################################################
 # Retention, the function, names, tags
 ################################################################################

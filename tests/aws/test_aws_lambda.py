@@ -315,6 +315,11 @@ def test_a_manual_invoke_uses_now_and_publishes_a_zero(monitor_env: dict) -> Non
     assert len(summary["windows"]) == 1
     assert published("UserDMLOperationCount") == 0
     assert published("MonitorExecutionErrors") == 0
+    # MalformedRecords too, a 0: the health alarm's expression reads a metric that exists from the first run
+    metrics = boto3.client("cloudwatch").list_metrics(Namespace=NAMESPACE, MetricName="MalformedRecords")["Metrics"]
+    assert metrics == [{"Namespace": NAMESPACE, "MetricName": "MalformedRecords",
+                        "Dimensions": [{"Name": "LogGroup", "Value": GROUP}]}]  # fmt: skip
+    assert published("MalformedRecords") == 0
 
 
 def test_the_canary_is_counted_never_detected(monitor_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,9 +334,12 @@ def test_the_canary_is_counted_never_detected(monitor_env: dict, monkeypatch: py
     assert published("CanaryRecords") == 3
 
 
-def test_the_detail_notification_says_who_did_what_and_links_to_the_logs(
-    monitor_env: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
+NAME, CARD = "Alice Smith", "4111 1111 1111 1111"
+WITH_LITERALS = f"UPDATE accounts SET owner = '{NAME}', card = '{CARD}' WHERE id = 5"
+
+
+def subscribed_queue(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The alert topic with a queue subscribed (what people's e-mail gets), its ARN in DETAIL_TOPIC_ARN."""
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic = sns.create_topic(Name="rds-user-audit-alerts")["TopicArn"]
     queue = sqs.create_queue(QueueName="people")["QueueUrl"]
@@ -339,14 +347,70 @@ def test_the_detail_notification_says_who_did_what_and_links_to_the_logs(
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     monkeypatch.setenv("DETAIL_TOPIC_ARN", topic)
     lambda_handler.monitor.cache_clear()
-    events = [audit_line(BASE + 20, 77, "alice", 1, 1, "WRITE", "DELETE", "DELETE FROM accounts WHERE id = 5")]
+    return queue
+
+
+def test_the_detail_notification_says_who_did_what_and_links_to_the_logs(
+    monitor_env: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue = subscribed_queue(monkeypatch)
+    csv_field = f'"{WITH_LITERALS}"'  # pgAudit quotes a statement that holds a comma
+    events = [audit_line(BASE + 20, 77, "alice", 1, 1, "WRITE", "UPDATE", csv_field)]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    _, lines = invoke(BASE + W + DUE, capsys)
+    [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(message["Body"])
+    assert "alice UPDATE x1" in body["Subject"]
+    assert "UPDATE accounts SET owner = $1, card = $2 WHERE id = $3" in body["Message"]  # NOTIFY_STATEMENT's default
+    for literal in (NAME, CARD, "4111"):
+        assert literal not in body["Message"]
+        assert literal not in body["Subject"]
+    assert "logs-insights" in body["Message"]
+    # the function's log is the record: the full text is there
+    [logged] = [line for line in lines if line.get("event") == "detection"]
+    assert logged["statement"] == WITH_LITERALS
+
+
+@pytest.mark.parametrize(("mode", "shown"), [("full", WITH_LITERALS), ("none", None)])
+def test_notify_statement_full_shows_the_text_and_none_shows_nothing(
+    monitor_env: dict, monkeypatch: pytest.MonkeyPatch, mode: str, shown: str | None
+) -> None:
+    queue = subscribed_queue(monkeypatch)
+    monkeypatch.setenv("NOTIFY_STATEMENT", mode)
+    lambda_handler.monitor.cache_clear()
+    events = [audit_line(BASE + 20, 77, "alice", 1, 1, "WRITE", "UPDATE", f'"{WITH_LITERALS}"')]
     put_events(boto3.client("logs"), GROUP, STREAM, events)
     invoke(BASE + W + DUE)
-    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    body = json.loads(message["Body"])
-    assert "alice DELETE x1" in body["Subject"]
-    assert "DELETE FROM accounts WHERE id = 5" in body["Message"]
-    assert "logs-insights" in body["Message"]
+    [message] = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    text = json.loads(message["Body"])["Message"]
+    if shown is None:
+        assert NAME not in text
+        assert "SET owner" not in text
+        assert "alice@app" in text  # who, what, which table: still said
+        assert "UPDATE accounts" in text
+    else:
+        assert shown in text
+
+
+def test_a_damaged_record_is_published_as_malformed_records(
+    monitor_env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut_at, cut = audit_line(BASE + 30, 78, "bob", 1, 1, "WRITE", "UPDATE", f"\"UPDATE accounts SET owner = '{NAME}")
+    broken_at, broken = audit_line(BASE + 40, 79, "carol", 1, 1, "WRITE", "UPDATE", "x")
+    events = [
+        audit_line(BASE + 20, 77, "alice", 1, 1, "WRITE", "DELETE", "DELETE FROM accounts WHERE id = 5"),
+        (cut_at, cut.removesuffix(",<not logged>")),  # cut short inside its quoted statement
+        (broken_at, broken.split("AUDIT: ")[0] + "AUDIT: SESSION,broken"),  # two fields of nine
+    ]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    summary, lines = invoke(BASE + W + DUE, capsys)
+    assert (summary["malformed"], summary["detections"]) == (2, 1)
+    assert published("MalformedRecords") == 2
+    assert len([line for line in lines if line.get("event") == "malformed"]) == 2
+    summary, _ = invoke(BASE + 2 * W + DUE)  # the next window is clean
+    assert summary["malformed"] == 0
+    assert published("MalformedRecords") == 2
+    assert published("UserDMLOperationCount") == 1
 
 
 def test_moto_ignores_the_query_filter_so_the_python_policy_decides_alone(monitor_env: dict) -> None:

@@ -175,7 +175,10 @@ def test_the_alarms_fire_on_any_detection_and_on_a_silent_or_failing_monitor(dep
     queries = {q["Id"]: q for q in health["Metrics"]}
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "MonitorExecutionErrors"
     assert queries["runs"]["MetricStat"]["Stat"] == "SampleCount"
+    assert queries["malformed"]["MetricStat"]["Metric"]["MetricName"] == "MalformedRecords"
+    assert queries["malformed"]["MetricStat"]["Stat"] == "Sum"
     assert "FILL(runs, 0) < 1" in queries["unhealthy"]["Expression"]
+    assert "FILL(malformed, 0) > 0" in queries["unhealthy"]["Expression"]
     assert "rds-user-audit-canary-silent" not in alarms  # no CANARY_USER
 
 

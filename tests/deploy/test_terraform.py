@@ -280,6 +280,7 @@ def test_the_defaults_are_the_cli_scripts_defaults() -> None:
         "canary_user": cli_default("lambda/deploy-lambda.sh", "CANARY_USER"),
         "log_line_prefix": cli_default("lambda/deploy-lambda.sh", "LOG_LINE_PREFIX"),
         "detail_notifications": cli_default("lambda/deploy-lambda.sh", "DETAIL_NOTIFICATIONS") == "on",
+        "notify_statement": cli_default("lambda/deploy-lambda.sh", "NOTIFY_STATEMENT"),
         "query_window_minutes": int(cli_default("lib/deploy-common.sh", "QUERY_WINDOW_MINUTES")),
         "canary_period_seconds": int(cli_default("cloudwatch/deploy-alarm.sh", "CANARY_PERIOD_SECONDS")),
         "log_retention_days": int(cli_default("cloudwatch/set-log-retention.sh", "RETENTION_DAYS")),
@@ -315,7 +316,7 @@ def test_the_environment_has_exactly_deploy_lambdas_variables(zip_path: Path) ->
     block = re.search(r"^variables=\(\n(.*?)^\)", script_text("lambda/deploy-lambda.sh"), re.MULTILINE | re.DOTALL)
     assert block
     cli_keys = re.findall(r"^\s+([A-Z_]+) ", block.group(1), re.MULTILINE)
-    assert len(cli_keys) == 9
+    assert len(cli_keys) == 10
     plain = module(zip_path).resource("aws_lambda_function.monitor")["environment"][0]["variables"]
     assert list(plain) == cli_keys
     custom = module(
@@ -324,6 +325,7 @@ def test_the_environment_has_exactly_deploy_lambdas_variables(zip_path: Path) ->
         canary_user="pgaudit_canary",
         detail_notifications=False,
         query_window_minutes=10,
+        notify_statement="none",
     ).resource("aws_lambda_function.monitor")["environment"][0]["variables"]
     assert list(custom) == [*cli_keys, "LOG_LINE_PREFIX"]  # variables+=(LOG_LINE_PREFIX ...) only when set
     assert custom["LOG_LINE_PREFIX"] == "%m [%p] %q%u@%d "
@@ -332,6 +334,7 @@ def test_the_environment_has_exactly_deploy_lambdas_variables(zip_path: Path) ->
         "",
         "10",
     )
+    assert custom["NOTIFY_STATEMENT"] == "none"
 
 
 def test_the_schedule_invokes_the_function_every_window(zip_path: Path) -> None:
@@ -406,17 +409,26 @@ def test_the_alarms_have_the_cli_paths_settings(zip_path: Path) -> None:
     assert health["alarm_actions"] == health["ok_actions"] == topic
     assert health["alarm_description"] == expand(descriptions[1], cli())
     queries = {q["id"]: q for q in health["metric_query"]}
-    assert [q["metric"][0]["metric_name"] for q in (queries["errors"], queries["runs"])] == [
+    # the CLI path's metric queries, as deploy-alarm.sh's `metric ID NAME STAT` calls write them
+    cli_metrics = re.findall(r'"\$\(metric (\w+) (\w+) (\w+)\)"', alarm_script)
+    assert [name for _, name, _ in cli_metrics] == [
         "MonitorExecutionErrors",
         "UserDMLOperationCount",
+        "MalformedRecords",
     ]
-    assert [q["metric"][0]["stat"] for q in (queries["errors"], queries["runs"])] == ["Sum", "SampleCount"]
-    assert all(q["metric"][0]["period"] == 300 for q in (queries["errors"], queries["runs"]))
-    assert all(q["metric"][0]["dimensions"] == {"LogGroup": GROUP} for q in (queries["errors"], queries["runs"]))
+    stats = [q for q in queries.values() if "metric" in q]
+    assert [(q["id"], q["metric"][0]["metric_name"], q["metric"][0]["stat"]) for q in stats] == cli_metrics
+    assert all(q["metric"][0]["period"] == 300 for q in stats)
+    assert all(q["metric"][0]["dimensions"] == {"LogGroup": GROUP} for q in stats)
+    assert all(q["metric"][0]["namespace"] == "RDSAudit/UserActivity" for q in stats)
     expression = re.search(r'"Expression":"([^"]*)"', alarm_script)
     assert expression
     assert queries["unhealthy"]["expression"] == expression.group(1)
-    assert [q["return_data"] for q in queries.values()] == [False, False, True]
+    assert "FILL(malformed, 0) > 0" in expression.group(1)  # an unreadable record calls a person
+    label = re.search(r'"Id":"unhealthy","Label":"([^"]*)"', alarm_script)
+    assert label
+    assert queries["unhealthy"]["label"] == label.group(1)
+    assert [q["return_data"] for q in queries.values()] == [False, False, False, True]
 
     assert tf.count("aws_cloudwatch_metric_alarm.canary") == 0  # no canary user
     canary_tf = module(zip_path, canary_user="pgaudit_canary")
@@ -548,6 +560,7 @@ BAD_VALUES = [
     ("statement_grace_seconds", 0.5),
     ("canary_user", "a b"),
     ("canary_period_seconds", 90),
+    ("notify_statement", "redacted"),
     ("lambda_architecture", "arm"),
     ("lambda_runtime", "nodejs20.x"),
     ("lambda_memory_mb", 64),

@@ -18,7 +18,9 @@ from pgserver import PgServer, require_postgres
 from watchkit import HttpsReceiver, SmtpReceiver, WatcherProcess, make_certificate, wait_for
 from workload import CASES, SERVICE_ACCOUNTS, SETUP_SQL, expected_detections, normalize, run_case
 
-FINAL_UPDATE = "UPDATE accounts SET balance = 99 WHERE id = 8"
+NAME, CARD = "Alice Smith", "4111 1111 1111 1111"
+FINAL_UPDATE = f"UPDATE accounts SET note = '{NAME}, card {CARD}' WHERE id = 8"
+NOTIFIED_UPDATE = "UPDATE accounts SET note = $1 WHERE id = $2"  # --notify-statement's default: normalized
 
 
 def _free_port() -> int:
@@ -126,16 +128,25 @@ def test_live_log_alerts_through_webhook_and_email_despite_faults(tmp_path: Path
     # The last ALARM says who did what to which table, when and from where.
     (last,) = alarm
     (detection,) = last["detections"]
-    assert (detection["user"], detection["command"], detection["statement"]) == ("alice", "UPDATE", FINAL_UPDATE)
+    assert (detection["user"], detection["command"], detection["statement"]) == ("alice", "UPDATE", NOTIFIED_UPDATE)
     assert "accounts" in last["title"]
     assert detection["client"].startswith("127.0.0.1")
     assert detection["time"]
     mail = smtp.messages[-2]
     assert mail["X-Pgaudit-Monitor-Kind"] == "ALARM"
     assert "[ALARM]" in mail["Subject"]
-    assert FINAL_UPDATE in mail.get_payload(decode=True).decode()
+    assert NOTIFIED_UPDATE in mail.get_payload(decode=True).decode()
     assert "alice UPDATE accounts" in mail.get_payload(decode=True).decode()
     assert smtp.logins
+
+    # The literals (a name, a card number) reached no receiver, nor the outbox; the journal, the record, has them.
+    received_texts = [json.dumps(b, ensure_ascii=False) for b in hook.bodies()]
+    received_texts += [f"{m['Subject']}\n{m.get_payload(decode=True).decode()}" for m in smtp.messages]
+    outbox = [payload for (payload,) in watcher.query("SELECT payload FROM outbox")]
+    for text in received_texts + outbox:
+        assert NAME not in text
+        assert "4111" not in text
+    assert FINAL_UPDATE in [d["statement"] for d in journal]
 
     # Secrets appear nowhere: not in the watcher's output, its state, nor its journal.
     for text in (watcher.output(), (tmp_path / "state" / "state.sqlite3").read_bytes().decode("latin-1"),

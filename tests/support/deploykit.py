@@ -27,5 +27,6 @@ LAMBDA_ENVIRONMENT = {
     "CHECKPOINT_PARAMETER": "/rds-user-audit-monitor/prod-aurora/checkpoint",
     "CANARY_USER": "",
     "DETAIL_TOPIC_ARN": TOPIC,
+    "NOTIFY_STATEMENT": "normalized",
 }
 """The deployed function's environment for INPUTS; the Terraform module must give the same."""

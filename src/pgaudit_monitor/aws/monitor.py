@@ -24,7 +24,8 @@ from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.entries.splitting import AUDIT_MARKER
 from pgaudit_monitor.errors import ConfigError
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.sinks.metric import CANARY, DETECTIONS, ERRORS, RECORDS, TRUNCATED, MetricSink
+from pgaudit_monitor.sinks.base import NORMALIZED, statement_mode
+from pgaudit_monitor.sinks.metric import CANARY, DETECTIONS, ERRORS, MALFORMED, RECORDS, TRUNCATED, MetricSink
 from pgaudit_monitor.sinks.sns_detail import DetailNotifier, DetectionBatch
 from pgaudit_monitor.timestamps import iso
 
@@ -69,6 +70,7 @@ class MonitorConfig:
     max_windows_per_query: int = 12  # MAX_WINDOWS_PER_QUERY: how many windows one catch-up query covers
     canary_user: str = ""  # CANARY_USER
     detail_topic_arn: str = ""  # DETAIL_TOPIC_ARN; empty: no detail notification
+    notify_statement: str = NORMALIZED  # NOTIFY_STATEMENT: what the detail message shows of a statement
     exclude_service_accounts_in_query: bool = True  # QUERY_EXCLUDES_SERVICE_ACCOUNTS
     poll_seconds: float = 1.0  # QUERY_POLL_SECONDS
     deadline_margin: int = 30  # DEADLINE_MARGIN_SECONDS: kept free before the Lambda timeout
@@ -96,6 +98,7 @@ class MonitorConfig:
             max_windows_per_query=_int(env, "MAX_WINDOWS_PER_QUERY", 12, minimum=1),
             canary_user=canary,
             detail_topic_arn=env.get("DETAIL_TOPIC_ARN", "").strip(),
+            notify_statement=statement_mode(env.get("NOTIFY_STATEMENT", "")),
             exclude_service_accounts_in_query=_flag(env, "QUERY_EXCLUDES_SERVICE_ACCOUNTS", True),
             poll_seconds=float(poll) if poll else 1.0,
             deadline_margin=_int(env, "DEADLINE_MARGIN_SECONDS", 30),
@@ -155,7 +158,7 @@ class Monitor:
         self.metrics = MetricSink(cloudwatch, config.namespace, config.log_group)
         self.checkpoint = Checkpoint(ssm, config.checkpoint_parameter)
         self.notifier = (
-            DetailNotifier(sns, config.detail_topic_arn, config.region, config.log_group)
+            DetailNotifier(sns, config.detail_topic_arn, config.region, config.log_group, config.notify_statement)
             if config.detail_topic_arn and sns is not None
             else None
         )
@@ -198,7 +201,7 @@ class Monitor:
                 break
             results.append(self._process(chunk, seconds_left))
         if not any(r.published for r in results):
-            self.metrics.send({DETECTIONS: 0, RECORDS: 0, ERRORS: 0})  # every run says it ran
+            self.metrics.send({DETECTIONS: 0, RECORDS: 0, MALFORMED: 0, ERRORS: 0})  # every run says it ran
         detections = [d for r in results for d in r.detections]
         summary = {
             "run_time": iso(now),
@@ -232,7 +235,12 @@ class Monitor:
             result.published = False  # another run got here first (EventBridge delivers at least once)
             emit({"level": "WARNING", "event": "chunk-already-processed", "window": str(chunk)}, self.out)
             return result
-        values: dict[str, float] = {DETECTIONS: len(result.detections), RECORDS: result.records, ERRORS: 0}
+        values: dict[str, float] = {
+            DETECTIONS: len(result.detections),
+            RECORDS: result.records,
+            MALFORMED: result.malformed,  # an unreadable record may hide a detection: the health alarm calls a person
+            ERRORS: 0,
+        }
         if cfg.canary_user:
             values[CANARY] = result.canary
         if result.truncated:

@@ -21,7 +21,7 @@ from typing import Any
 from pgaudit_monitor.config import load_settings
 from pgaudit_monitor.detections.model import Detection
 from pgaudit_monitor.errors import ConfigError, ExitCode
-from pgaudit_monitor.sinks.base import Notification, Sink, describe
+from pgaudit_monitor.sinks.base import NORMALIZED, STATEMENT_MODES, Notification, Sink, describe
 from pgaudit_monitor.sinks.console import ConsoleNotifier
 from pgaudit_monitor.sinks.email import EmailConfig, EmailSink
 from pgaudit_monitor.sinks.webhook import SHAPES, WebhookConfig, WebhookSink
@@ -83,6 +83,13 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
         "(default 0: one notification per transition)",
     )
     alarm.add_argument("--alarm-name", default="pgaudit-monitor-human-dml", help="named in every notification")
+    alarm.add_argument(
+        "--notify-statement",
+        choices=STATEMENT_MODES,
+        default=NORMALIZED,
+        help="what notifications show of a statement: its text with literals replaced by $n (default), the full "
+        "text, or none; the detections file always holds the full text",
+    )
     hook = watch.add_argument_group("webhook")
     hook.add_argument(
         "--webhook-url",
@@ -209,6 +216,7 @@ def run_watch(args: argparse.Namespace) -> int:
         backoff=Backoff(cap=args.retry_max_seconds),
         poll_seconds=args.poll_seconds,
         alarm_name=args.alarm_name,
+        statement_mode=args.notify_statement,
     )
     watcher = Watcher(config, settings, sinks, _log)  # AlreadyRunning when another watcher has the state
 
@@ -219,7 +227,10 @@ def run_watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     names = ", ".join(s.name for s in sinks) or "none"
-    _log(f"watching {', '.join(args.paths)}; state in {state_dir}; notifications: {names}")
+    _log(
+        f"watching {', '.join(args.paths)}; state in {state_dir}; notifications: {names} "
+        f"(statements: {args.notify_statement})"
+    )
     watcher.run()
     _log("stopped")
     return ExitCode.OK

@@ -690,3 +690,38 @@ def _reads_constants(statements: tuple[ParsedStatement, ...]) -> bool:
         or any(f.lower().endswith("set_config") for f in s.functions)
         for s in statements
     )
+
+
+_CONSTANT_TOKENS = frozenset({"SCONST", "USCONST", "ICONST", "FCONST", "BCONST", "XCONST"})
+_COMMENT_TOKENS = frozenset({"C_COMMENT", "SQL_COMMENT"})
+
+
+def normalized_statement(text: str) -> str | None:
+    """`text` with every constant replaced by `$n` and its comments dropped; None when the grammar cannot read it.
+
+    What a notification may show of a statement: its shape (tables, columns, operators) without the values (a
+    name, a card number). libpg_query's normalize replaces the constants of queries and most utility statements;
+    those it leaves (COPY's file name, EXECUTE's arguments, a column's DEFAULT, COMMENT ON's text) and the
+    comments (a ticket, a customer's name) are found by PostgreSQL's own scanner and replaced too, numbered after
+    the highest `$n` already there. Nothing that the scanner calls a constant or a comment is left.
+    """
+    try:
+        normalized = pg_parser.normalize(text)
+        tokens = pg_parser.scan(normalized)  # offsets in characters, `end` inclusive
+    except (pg_parser.ParseError, ValueError, RecursionError):
+        return None
+    params = [int(normalized[t.start + 1 : t.end + 1]) for t in tokens if t.name == "PARAM"]
+    number = max(params, default=0)
+    kept: list[str] = []
+    at = 0
+    for token in tokens:
+        if token.name in _CONSTANT_TOKENS or token.name in _COMMENT_TOKENS:
+            kept.append(normalized[at : token.start])
+            if token.name in _COMMENT_TOKENS:
+                kept.append(" ")
+            else:
+                number += 1
+                kept.append(f"${number}")
+            at = token.end + 1
+    kept.append(normalized[at:])
+    return "".join(kept).strip()

@@ -4,17 +4,60 @@ and how a detection reads in one line (`describe`).
 The alarm decides when to speak; this module decides what is said, once, so that the webhook, the email and the
 console all say the same thing: who did what to which table, when, and from where. A sink that fails raises
 errors.DeliveryError; whoever holds the message (the watcher's outbox) tries again later.
+
+What a notification shows of a statement is decided here too (`shown_statement`, `notified`), for every channel
+of both modes: by default its normalized text, literals replaced by `$n`, because a notification leaves the
+machine and is kept in mailboxes and incident platforms, and a literal can be a name or a card number. The full
+text stays in the record of each detection: scan's output, the watcher's journal, the Lambda's log.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from pgaudit_monitor.detections.model import Detection
+from pgaudit_monitor.errors import ConfigError
+from pgaudit_monitor.policy.sql import normalized_statement
+from pgaudit_monitor.records.pgaudit import NOT_LOGGED, PREVIOUSLY_LOGGED
 
 ALARM, OK, REMINDER = "ALARM", "OK", "REMINDER"
 MAX_LISTED = 20  # detections listed in one notification; the count says how many there were
+
+NORMALIZED, FULL, NONE = "normalized", "full", "none"
+STATEMENT_MODES = (NORMALIZED, FULL, NONE)  # NOTIFY_STATEMENT (the Lambda), --notify-statement (watch)
+NOT_NORMALIZED = "<statement not shown: could not be normalized>"
+_MARKERS = frozenset({"", NOT_LOGGED, PREVIOUSLY_LOGGED})  # pgAudit's stand-ins for a text: no data in them
+
+
+def statement_mode(value: str, where: str = "NOTIFY_STATEMENT") -> str:
+    """`value` as a statement mode (empty: the default, normalized); a ConfigError naming `where` otherwise."""
+    mode = value.strip().lower() or NORMALIZED
+    if mode not in STATEMENT_MODES:
+        raise ConfigError(f"{where}: expected one of {', '.join(STATEMENT_MODES)}, got {value!r}")
+    return mode
+
+
+def shown_statement(statement: str, mode: str) -> str:
+    """What a notification shows of `statement`: its normalized text (the default), all of it, or nothing.
+
+    Fails closed: a text PostgreSQL's grammar cannot read (cut short, a RAISE's message, another dialect) cannot be
+    normalized, and is replaced by NOT_NORMALIZED rather than shown with its literals.
+    """
+    if mode == FULL:
+        return statement
+    if mode == NONE:
+        return ""
+    if statement in _MARKERS:
+        return statement
+    normalized = normalized_statement(statement)
+    return NOT_NORMALIZED if normalized is None else normalized
+
+
+def notified(detection: Detection, mode: str) -> Detection:
+    """The detection as a notification carries it: its statement as `shown_statement` says, the rest unchanged."""
+    return replace(detection, statement=shown_statement(detection.statement, mode))
+
 
 Message = TypeVar("Message", contravariant=True)
 
@@ -33,7 +76,9 @@ class Sink(Protocol[Message]):
 
 @dataclass(frozen=True)
 class Notification:
-    """One alarm transition (or re-notification), self-contained so that it can wait in the outbox for days."""
+    """One alarm transition (or re-notification), self-contained so that it can wait in the outbox for days.
+
+    Its detections are as `notified` made them: the outbox holds no more of a statement than the receivers get."""
 
     kind: str  # ALARM, OK or REMINDER
     alarm: str  # the alarm's name; with `incident`, the key incident platforms deduplicate on
@@ -80,7 +125,8 @@ class Notification:
             for detection in self.detections:
                 lines.append(f"- {describe(detection)}")
                 statement = " ".join(detection.statement.split())
-                lines.append(f"    {statement[:500]}")
+                if statement:
+                    lines.append(f"    {statement[:500]}")
             if self.count > len(self.detections):
                 lines.append(f"- ... and {self.count - len(self.detections)} more (see the detections file)")
         lines += ["", f"incident {self.incident}"]

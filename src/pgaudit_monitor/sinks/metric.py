@@ -16,6 +16,7 @@ ERRORS = "MonitorExecutionErrors"
 RECORDS = "AuditRecordsScanned"
 CANARY = "CanaryRecords"
 TRUNCATED = "QueryResultsTruncated"
+MALFORMED = "MalformedRecords"  # AUDIT records that could not be read (cut short, damaged): the health alarm watches it
 DIMENSION = "LogGroup"
 
 

@@ -1,7 +1,8 @@
 """The detail notification: who did what, where and when, for the people on the topic.
 
 Optional (DETAIL_TOPIC_ARN). The alarm stays the incident platform's single source of truth; this message only
-saves the responder the first Logs Insights query, and links to it.
+saves the responder the first Logs Insights query, and links to it. Its statements are as NOTIFY_STATEMENT says
+(sinks.base.shown_statement: normalized by default); the function's log holds the full text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pgaudit_monitor.detections.model import Detection
+from pgaudit_monitor.sinks.base import NORMALIZED, shown_statement
 from pgaudit_monitor.timestamps import iso
 
 _SUBJECT_MAX = 100
@@ -50,11 +52,12 @@ class DetailNotifier:
 
     name = "sns-detail"
 
-    def __init__(self, sns: Any, topic_arn: str, region: str, log_group: str) -> None:
+    def __init__(self, sns: Any, topic_arn: str, region: str, log_group: str, statement_mode: str = NORMALIZED) -> None:
         self.sns = sns
         self.topic_arn = topic_arn
         self.region = region
         self.log_group = log_group
+        self.statement_mode = statement_mode
 
     def send(self, batch: DetectionBatch) -> None:
         detections = batch.detections
@@ -68,12 +71,13 @@ class DetailNotifier:
             "",
         ]
         for d in detections[:_LISTED]:
-            statement = " ".join(d.statement.split())
+            statement = " ".join(shown_statement(d.statement, self.statement_mode).split())
             if len(statement) > _STATEMENT_MAX:
                 statement = statement[: _STATEMENT_MAX - 1] + "…"
             lines.append(
                 f"- {d.time}  {d.user}@{d.database} from {d.client}  {d.command} "
-                f"{', '.join(d.relations) or '?'}  ({d.category}, pid {d.pid})\n    {statement}"
+                f"{', '.join(d.relations) or '?'}  ({d.category}, pid {d.pid})"
+                + (f"\n    {statement}" if statement else "")
             )
         if len(detections) > _LISTED:
             lines.append(f"... and {len(detections) - _LISTED} more: see the Lambda's log.")

@@ -89,7 +89,7 @@ def _details(n: Notification) -> dict[str, Any]:
         "window_seconds": n.window_seconds,
         "threshold": n.threshold,
         "detections": [describe(d) for d in n.detections],
-        "statements": [d.statement for d in n.detections],
+        "statements": [d.statement for d in n.detections if d.statement],  # as `notified` made them
     }
 
 

@@ -20,7 +20,7 @@ from pgaudit_monitor.detections.model import Detection, Outcome
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.errors import AlreadyRunning
 from pgaudit_monitor.pipeline import Pipeline
-from pgaudit_monitor.sinks.base import Notification, Sink, describe
+from pgaudit_monitor.sinks.base import NORMALIZED, Notification, Sink, describe, notified
 from pgaudit_monitor.timestamps import iso
 from pgaudit_monitor.watch.alarm import Alarm, AlarmRule, AlarmState, Transition
 from pgaudit_monitor.watch.follower import Follower, FollowOptions
@@ -45,6 +45,7 @@ class WatchConfig:
     idle_seconds: float = 0.5  # a statement with no record for this long is complete (pgAudit writes in bursts)
     alarm_name: str = "pgaudit-monitor-human-dml"
     host: str = field(default_factory=socket.gethostname)
+    statement_mode: str = NORMALIZED  # what notifications show of a statement (sinks.base.shown_statement)
 
 
 def lock_state_dir(state_dir: str) -> int:
@@ -247,7 +248,7 @@ class Watcher:
             count=t.count,
             window_seconds=rule.window_seconds,
             threshold=rule.threshold,
-            detections=t.detections,
+            detections=tuple(notified(d, self.config.statement_mode) for d in t.detections),
         )
 
     def close(self) -> None:
