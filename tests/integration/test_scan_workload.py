@@ -144,7 +144,8 @@ def test_cloudwatch_events_give_the_same_detections_in_any_order_within_a_second
 
     in_log_order = detections(events)
     # one record per relation of a substatement (log_relation) carries no order: they are listed by their text
-    assert in_log_order_of(in_log_order) == [relations_sorted(d) for d in expected_detections()]
+    # (within a second the log's order of two backends' statements is not known: compared apart)
+    assert sorted(found_in(in_log_order)) == sorted(relations_sorted(d) for d in expected_detections())
     rng = random.Random(15)
     for attempt in range(SHUFFLES):
         shuffled = within_each_second_shuffled(events, rng)
@@ -173,9 +174,8 @@ def within_each_second_shuffled(events: list[tuple[int, str, str]], rng: random.
     return out
 
 
-def in_log_order_of(found: list[tuple[Any, ...]]) -> list[tuple[str, str, tuple[str, ...], str]]:
-    in_order = sorted(found, key=lambda f: (f[0][0], f[0][2]))
-    return [relations_sorted(normalize(json.loads(detection))) for _, detection in in_order]
+def found_in(found: list[tuple[Any, ...]]) -> list[tuple[str, str, tuple[str, ...], str]]:
+    return [relations_sorted(normalize(json.loads(detection))) for _, detection in found]
 
 
 def relations_sorted(detection: tuple[str, str, tuple[str, ...], str]) -> tuple[str, str, tuple[str, ...], str]:
