@@ -6,11 +6,13 @@ The CLI's `scan`, the Lambda and the watcher differ only in where entries come f
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from pgaudit_monitor.background import MIN_BACKGROUND_BYTES, read_entries
 from pgaudit_monitor.config import Settings
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.detections.statements import StatementAssembler
+from pgaudit_monitor.entries.event_order import Event, log_order
 from pgaudit_monitor.entries.model import LogEntry, Malformed
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.entries.reader import SkipUser, read_events
@@ -58,7 +60,17 @@ class Pipeline:
 
         return skip
 
-    def scan_events(self, events: Iterable[tuple[str, str]], source: str) -> Iterator[Outcome | Malformed]:
-        """CloudWatch Logs events as (log stream, message) pairs, then the end of input."""
-        yield from self.feed(read_events(events, self.prefix, source=source))
-        yield from self.finish()
+    def scan_events(self, events: Iterable[Event], source: str) -> Iterator[Outcome | Malformed]:
+        """CloudWatch Logs events as (timestamp ms, log stream, message), then the end of input.
+
+        The events of one timestamp may come in any order (the services order by timestamp alone): they are
+        read in the log's order, which entries.event_order recovers from the entries themselves. Each
+        outcome's `line` is its event's place in `events`, from 1, whatever place it was read in.
+        """
+        events = list(events)
+        order = log_order(events, self.prefix)
+        in_order = ((events[index][1], events[index][2]) for index in order)
+        for item in self.feed(read_events(in_order, self.prefix, source=source)):
+            yield replace(item, line=order[item.line - 1] + 1)
+        for outcome in self.finish():
+            yield replace(outcome, line=order[outcome.line - 1] + 1)

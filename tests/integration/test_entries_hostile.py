@@ -161,7 +161,8 @@ def _events(path: Path, *, with_location: bool) -> Iterator[tuple[str, str]]:
 def test_verbose_cloudwatch_events_read_as_the_file(logs: dict[str, dict[str, Path]], with_location: bool) -> None:
     path = logs["verbose"][".log"]
     pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE), report_excluded=False)
-    items = list(pipeline.scan_events(_events(path, with_location=with_location), "cloudwatch"))
+    events = [(n, *event) for n, event in enumerate(_events(path, with_location=with_location))]  # times in order
+    items = list(pipeline.scan_events(events, "cloudwatch"))
     assert ("alice", "DELETE", HUMAN_DELETE) in _what(items)
     assert _what(items) == _what(_scan(path, IN_PROCESS))
     assert all("LOCATION" not in (d.verdict.statement or "") for d in _detections(items))
@@ -244,7 +245,7 @@ def test_a_newline_role_in_one_cloudwatch_event_is_reported_and_read_as_unknown(
     events = []
     for n, line in enumerate(lines[:-1]):
         if line.endswith(":x") and lines[n + 1].startswith("2026-11-25 09:00:00"):
-            events.append(("instance-1", line + "\n" + lines[n + 1]))
+            events.append((n, "instance-1", line + "\n" + lines[n + 1]))
     assert events
     pipeline = Pipeline(load_settings(env={}, service_accounts=SERVICE), report_excluded=False)
     items = list(pipeline.scan_events(events, "cloudwatch"))

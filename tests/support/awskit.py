@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import itertools
 import json
 import os
+import random
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -60,17 +62,35 @@ def log_entries(path: Path) -> list[tuple[int, str]]:
     return entries
 
 
-def put_events(logs: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-    """Put (epoch ms, message) events, in batches CloudWatch accepts, creating the group and stream if needed."""
+def put_events(
+    logs: Any, group: str, stream: str, events: list[tuple[int, str]], *, shuffle_seed: int | None = None
+) -> None:
+    """Put (epoch ms, message) events, in batches CloudWatch accepts, creating the group and stream if needed.
+
+    With `shuffle_seed`, the events of each timestamp are put in a shuffled order: moto returns them in the
+    order put, where CloudWatch orders events of one timestamp in no documented way (entries.event_order).
+    """
     if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
         logs.create_log_group(logGroupName=group)
     streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
     if not any(s["logStreamName"] == stream for s in streams):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
     ordered = sorted(events, key=lambda e: e[0])
+    if shuffle_seed is not None:
+        ordered = within_each_timestamp_shuffled(ordered, random.Random(shuffle_seed))
     for i in range(0, len(ordered), 5000):
         batch = [{"timestamp": ms, "message": text} for ms, text in ordered[i : i + 5000]]
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+
+
+def within_each_timestamp_shuffled(events: list[Any], rng: random.Random) -> list[Any]:
+    """Events sorted by their first field (the timestamp), each timestamp's events in an order drawn by `rng`."""
+    out: list[Any] = []
+    for _, same in itertools.groupby(sorted(events, key=lambda e: e[0]), key=lambda e: e[0]):
+        group = list(same)
+        rng.shuffle(group)
+        out.extend(group)
+    return out
 
 
 # -- faults --------------------------------------------------------------------------------------------------------

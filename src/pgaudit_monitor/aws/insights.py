@@ -154,7 +154,7 @@ class InsightsRunner:
                 result.truncated.append(part)
             low, high = part.start * 1000, part.end * 1000
             result.rows.extend(r for r in raw if low <= r.timestamp < high)
-        result.rows.sort(key=lambda r: r.timestamp)  # stable: the service's order within a millisecond stays
+        result.rows.sort(key=lambda r: r.timestamp)  # within a timestamp the pipeline recovers the log's order
         return result
 
     def _query(self, span: Span) -> list[Row]:

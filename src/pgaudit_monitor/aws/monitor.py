@@ -263,8 +263,9 @@ class Monitor:
         detections: list[Detection] = []
         first_ms = 0
         malformed = 0
-        for item in pipeline.scan_events(((r.stream, r.message) for r in rows), source=cfg.log_group):
-            row = rows[item.line - 1]  # read_events numbers events from 1, in the order given
+        events = ((r.timestamp, r.stream, r.message) for r in rows)
+        for item in pipeline.scan_events(events, source=cfg.log_group):
+            row = rows[item.line - 1]  # the event's place in the order given, from 1
             if not low <= row.timestamp < high:
                 continue  # context: the statement starts in a neighbouring window, which counts it
             if isinstance(item, Malformed):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from pgaudit_monitor.aws.insights import kept_messages
 from pgaudit_monitor.aws.windows import parse_time
 from pgaudit_monitor.config import load_settings
+from pgaudit_monitor.entries.event_order import Event
 from pgaudit_monitor.entries.prefix import compile_prefix
 from pgaudit_monitor.errors import ConfigError, ExitCode
 from pgaudit_monitor.pipeline import Pipeline
@@ -44,17 +45,16 @@ def register(commands: Any, add_policy_options: Callable[[argparse.ArgumentParse
     parser.set_defaults(handler=run)
 
 
-def fetch_events(logs: Any, group: str, start_ms: int, end_ms: int, pattern: str | None) -> Iterator[tuple[str, str]]:
-    """(log stream, message) of every event in [start_ms, end_ms], oldest first, all pages."""
+def fetch_events(logs: Any, group: str, start_ms: int, end_ms: int, pattern: str | None) -> list[Event]:
+    """(timestamp ms, log stream, message) of every event in [start_ms, end_ms], all pages: events of one
+    timestamp in the service's order, which the pipeline does not rely on (entries.event_order)."""
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "endTime": end_ms}
     if pattern:
         kwargs["filterPattern"] = pattern
-    events: list[tuple[int, int, str, str]] = []
+    events: list[Event] = []
     for page in logs.get_paginator("filter_log_events").paginate(**kwargs):
-        for e in page.get("events", []):
-            events.append((e["timestamp"], len(events), e["logStreamName"], e["message"]))
-    events.sort()
-    return ((stream, message) for _, _, stream, message in events)
+        events.extend((e["timestamp"], e["logStreamName"], e["message"]) for e in page.get("events", []))
+    return events
 
 
 def run(args: argparse.Namespace) -> int:
