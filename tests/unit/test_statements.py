@@ -143,3 +143,14 @@ def test_idle_statements_are_completed_and_late_records_not_counted_twice() -> N
     late = parse_stderr((P + "AUDIT: SESSION,1,4,WRITE,DELETE,,,DELETE FROM accounts WHERE id>100,<none>").format(
         pid=10).encode(), prefix, source="t", line=9)  # fmt: skip
     assert [*pipeline.feed([late]), *pipeline.finish()] == []
+
+
+def test_a_forged_record_of_several_lines_in_cloudwatch_events_is_tampering() -> None:
+    # In CloudWatch events every entry's line is its event's number: the CONTEXT that RAISE leaves is the next
+    # event, however many lines the forged record has (in a file, the line after its last one).
+    forged = P + 'AUDIT: SESSION,99,1,WRITE,DELETE,,,"DELETE FROM public.orders\n\tWHERE id = 1",<not logged>'
+    context = P.replace(":LOG:  ", ":CONTEXT:  ") + "PL/pgSQL function inline_code_block line 1 at RAISE"
+    events = [(1_764_063_665_000, "s", forged.format(pid=10)), (1_764_063_665_000, "s", context.format(pid=10))]
+    pipeline = Pipeline(load_settings(env={}))
+    outcomes = [o for o in pipeline.scan_events(events, "group") if isinstance(o, Outcome)]
+    assert [(o.line, o.verdict.category, o.verdict.rule) for o in outcomes] == [(1, "audit-tamper", "forged-record")]

@@ -177,8 +177,11 @@ class StatementAssembler:
         backend = self._backends.get(self._key(entry))
         if backend is None or backend.open is None or (last := backend.last_record) is None:
             return
-        if (last.source, last.line + last.message.count("\n") + 1) != (entry.source, entry.line):
-            return  # not the line right after the record's last one
+        # Right after the record: in a file, the line after its last one; in CloudWatch events, whose entries are
+        # numbered by event, the next event. (In a file the line after a record's first line is its own
+        # continuation when it has several lines, never another entry: the two cannot be confused.)
+        if entry.source != last.source or entry.line not in (last.line + 1, last.line + last.message.count("\n") + 1):
+            return
         current = backend.open
         record = current.records.pop()  # the record of `last`: a backend's records are appended in log order
         if not current.records:
