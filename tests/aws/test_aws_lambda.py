@@ -491,3 +491,30 @@ def test_a_checkpoint_that_is_not_a_time_stops_the_run_and_says_so(monitor_env: 
     with pytest.raises(Exception, match="is not a time"):
         invoke(BASE + W + DUE)
     assert published("MonitorExecutionErrors") == 1
+
+
+@pytest.mark.parametrize(("next_second", "truncated"), [(4, False), (0, True)], ids=["next-second-fills", "full"])
+def test_a_part_at_the_row_limit_only_with_the_next_seconds_rows_is_complete(
+    monitor_env: dict, moto_endpoint: str, next_second: int, truncated: bool
+) -> None:
+    # StartQuery's endTime is inclusive in whole seconds (API_StartQuery): a one-second part gets the next second's
+    # rows too. moto's end is exclusive: the proxy asks it for one second more, as the service answers. A result
+    # at the limit whose sorted rows reach past the part's end holds all of the part's: not truncated.
+    from awskit import Fault
+    from pgaudit_monitor.aws.insights import InsightsRunner, build_query
+    from pgaudit_monitor.aws.windows import Span
+    from pgaudit_monitor.entries.prefix import AURORA_PREFIX
+
+    in_part = 3 if next_second else 5
+    events = [audit_line(BASE + 0.1 * i, 100 + i, "alice", 1, 1, "WRITE", "UPDATE", "UPDATE t") for i in range(in_part)]
+    events += [
+        audit_line(BASE + 1 + 0.1 * i, 200 + i, "bob", 1, 1, "READ", "SELECT", "SELECT t") for i in range(next_second)
+    ]
+    put_events(boto3.client("logs"), GROUP, STREAM, events)
+    with FaultProxy(moto_endpoint) as proxy:
+        proxy.faults.append(Fault("StartQuery", 200, {}, request=lambda r: {**r, "endTime": r["endTime"] + 1}))
+        logs = boto3.client("logs", endpoint_url=proxy.endpoint)
+        runner = InsightsRunner(logs, GROUP, build_query(AURORA_PREFIX), row_limit=5, poll_seconds=0.01)
+        fetched = runner.fetch(Span(BASE, BASE + 1))
+    assert [r.message for r in fetched.rows] == [message for _, message in events[:in_part]]
+    assert fetched.truncated == ([Span(BASE, BASE + 1)] if truncated else [])

@@ -103,6 +103,7 @@ class Fault:
     body: dict[str, Any]
     times: int = -1
     rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # or: change the real answer
+    request: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # or: change the request the service gets
 
 
 class FaultProxy:
@@ -120,7 +121,9 @@ class FaultProxy:
                 target = self.headers.get("X-Amz-Target", "")
                 proxy.seen.append(target)
                 fault = next((f for f in proxy.faults if f.times != 0 and target.endswith(f.target)), None)
-                if fault is not None and fault.rewrite is None:
+                if fault is not None and fault.request is not None:
+                    body = json.dumps(fault.request(json.loads(body))).encode()
+                elif fault is not None and fault.rewrite is None:
                     fault.times -= 1
                     self._answer(fault.status, json.dumps(fault.body).encode(), "application/x-amz-json-1.1")
                     return

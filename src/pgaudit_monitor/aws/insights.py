@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from pgaudit_monitor.aws.windows import Span, split
@@ -117,6 +118,17 @@ def _millis(value: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+def _reaches_past(rows: list[Row], high: int) -> bool:
+    """Whether a result at the row limit still holds every row before `high` (epoch ms): its rows came in time
+    order and the last lies at or after `high`. The query sorts by @timestamp ascending before its `limit`, which
+    then keeps the earliest rows (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Sort.html,
+    CWL_QuerySyntax-Limit.html); StartQuery's endTime is inclusive and in whole seconds
+    (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html), so the next
+    second's rows come too, and a part can reach the limit with them alone. Rows not in time order (the emulator returns insertion order)
+    prove nothing: the part is split, as any full one."""
+    return rows[-1].timestamp >= high and all(a.timestamp <= b.timestamp for a, b in pairwise(rows))
+
+
 class InsightsRunner:
     """Runs a query over a span; a result at the row limit splits the span in halves until each part is complete."""
 
@@ -146,13 +158,14 @@ class InsightsRunner:
             part = pending.pop(0)
             raw = self._query(part)
             result.queries += 1
-            if len(raw) >= self.row_limit and part.seconds > 1:
+            low, high = part.start * 1000, part.end * 1000
+            full = len(raw) >= self.row_limit and not _reaches_past(raw, high)
+            if full and part.seconds > 1:
                 first, second = split(part)
                 pending[:0] = [first, second]
                 continue
-            if len(raw) >= self.row_limit:
+            if full:
                 result.truncated.append(part)
-            low, high = part.start * 1000, part.end * 1000
             result.rows.extend(r for r in raw if low <= r.timestamp < high)
         result.rows.sort(key=lambda r: r.timestamp)  # within a timestamp the pipeline recovers the log's order
         return result
