@@ -363,7 +363,7 @@ def test_one_window_with_lost_data_breaches_the_data_loss_alarm(aws: str, tmp_pa
     }
     now = published + timedelta(seconds=60)  # the next evaluation: CloudWatch evaluates every minute
     assert alarm_fires(alarm, series, now, rolling=True)
-    assert alarm_fires(alarm, series, now)
+    assert alarm_fires(alarm, series, published)  # periods aligned: the one it was published in
     # and OK again once that window has passed: the notification came once; the window is named in the log
     assert not alarm_fires(alarm, series, published + timedelta(seconds=420), rolling=True)
     # the old single health alarm, on the same datapoint, would not have fired: one bad window out of three

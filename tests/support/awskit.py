@@ -163,7 +163,7 @@ def alarm_fires(
     """
     n = alarm["EvaluationPeriods"]
     needed = alarm.get("DatapointsToAlarm") or n
-    if "Metrics" in alarm:
+    if alarm.get("Metrics"):  # DescribeAlarms gives a single-metric alarm an empty list
         queries = {q["Id"]: q for q in alarm["Metrics"]}
         stats = {i: q["MetricStat"] for i, q in queries.items() if "MetricStat" in q}
         [result] = [q for q in queries.values() if q.get("ReturnData", True)]
@@ -192,7 +192,7 @@ def alarm_fires(
     any_data = any(values(points, start) for points in series.values() for start in starts)
     breaching = 0
     for start in starts:
-        if "Metrics" in alarm:
+        if alarm.get("Metrics"):
             scope = {i: aggregate(values(series[i], start), s["Stat"]) for i, s in stats.items()}
             value = evaluate_expression(result["Expression"], scope) if any_data else None
         else:
