@@ -45,4 +45,4 @@ if [[ -n "$FIRST_INVOKE" ]]; then
   cat "$response"
   echo
 fi
-echo "== done: $(function_arn), topic $(topic_arn), alarm $(existing_alarm), health alarm $HEALTH_ALARM_NAME"
+echo "== done: $(function_arn), topic $(topic_arn), alarm $(existing_alarm), health alarms $HEALTH_ALARM_NAME, $DATA_LOSS_ALARM_NAME"

@@ -3,15 +3,31 @@
 #  * rds-user-dml-detected-<epoch>: UserDMLOperationCount > 0 (Sum over one window). The epoch is taken at the
 #    first deployment and kept by later ones (the alarm is updated, not duplicated); set NEW_ALARM_NAME=1 to
 #    rotate it (a fresh incident identity for platforms that deduplicate by alarm name): the old one is deleted.
-#  * rds-user-audit-monitor-health: the monitor failed (MonitorExecutionErrors), read an audit record it could not
-#    parse (MalformedRecords: a truncated or damaged record may hide a detection), or stopped running (no
-#    UserDMLOperationCount datapoint, which every run publishes, a 0 too), in 2 of the last 3 windows.
+#  * rds-user-audit-monitor-health, the heartbeat: no run of the monitor reported in a period of twice the window
+#    (600 s for the 5-minute schedule). Every run publishes MonitorExecutionErrors (0 when it completes, 1 when it
+#    fails), so a failing run still counts as running (the data-loss alarm reports it); missing data is breaching,
+#    so a monitor that stopped (schedule disabled, function deleted, throttled, timed out, unable to publish) pages.
+#    The period is twice the schedule because CloudWatch evaluates an alarm every minute over the most recent
+#    periods, and a run publishes when its query ends, so one period of the schedule's length may hold no run.
+#  * rds-user-audit-monitor-data-loss: the first window in which a run failed (MonitorExecutionErrors), read an
+#    audit record it could not parse (MalformedRecords: a damaged record may hide a detection) or got truncated
+#    query results (QueryResultsTruncated: rows may be missing). 1 of 1 datapoints: one such window pages, and the
+#    alarm returns to OK (an OK notification) when a window is clean; missing data is not breaching (the heartbeat
+#    watches silence).
 #  * rds-user-audit-canary-silent (with CANARY_USER): no CanaryRecords in CANARY_PERIOD_SECONDS (3600):
 #    the canary's audited statements stopped reaching the log, so pgAudit may be logging nothing.
 #
 # The metric is timestamped when the monitor publishes it, so a detection found while catching up after a gap
 # lands in the current period and fires the alarm; missing data is not a detection (notBreaching) but is a
-# health failure (breaching).
+# heartbeat failure (breaching).
+#
+# How CloudWatch evaluates periods, datapoints to alarm and missing data:
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+# put-metric-alarm on an existing name overwrites its whole configuration and keeps its state, so a redeploy
+# turns an older installation's single health alarm (2 of 3 periods of errors, malformed records or silence)
+# into the heartbeat under the same name; the next evaluation sends OK if the monitor is running:
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
 #
 # Inputs: AWS_REGION ACCOUNT_ID CLUSTER_NAME. Optional: QUERY_WINDOW_MINUTES (5), CANARY_USER,
 #   CANARY_PERIOD_SECONDS (3600), NEW_ALARM_NAME.
@@ -44,22 +60,34 @@ if [[ -n "${old:-}" && "$old" != "$name" ]]; then
 fi
 echo "cloudwatch: alarm $name: UserDMLOperationCount > 0 over ${period}s -> $topic"
 
-# -- the monitor's health ---------------------------------------------------------------------------------------
+# -- the monitor's health: the heartbeat, and data lost from alerting ------------------------------------------------
+heartbeat_period=$((2 * period))
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-metric() { # id metric-name stat
+metric() { # id metric-name stat period
   printf '{"Id":"%s","ReturnData":false,"MetricStat":{"Metric":{"Namespace":%s,"MetricName":"%s","Dimensions":[{"Name":"LogGroup","Value":%s}]},"Period":%d,"Stat":"%s"}}' \
-    "$1" "$(json_string "$METRIC_NAMESPACE")" "$2" "$(json_string "$LOG_GROUP_NAME")" "$period" "$3"
+    "$1" "$(json_string "$METRIC_NAMESPACE")" "$2" "$(json_string "$LOG_GROUP_NAME")" "$4" "$3"
 }
-printf '[%s,%s,%s,{"Id":"unhealthy","Label":"failed or silent runs, unreadable records","ReturnData":true,"Expression":"IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)"}]\n' \
-  "$(metric errors MonitorExecutionErrors Sum)" "$(metric runs UserDMLOperationCount SampleCount)" \
-  "$(metric malformed MalformedRecords Sum)" >"$work/health.json"
+# FILL(runs, 0): a period without a run is a 0 that breaches, not a gap CloudWatch would skip over while an older
+# datapoint is still in its evaluation range; with no datapoint at all in the range, missing data breaches.
+printf '[%s,{"Id":"heartbeat","Label":"runs reported","ReturnData":true,"Expression":"FILL(runs, 0)"}]\n' \
+  "$(metric runs MonitorExecutionErrors SampleCount "$heartbeat_period")" >"$work/heartbeat.json"
 aws cloudwatch put-metric-alarm --alarm-name "$HEALTH_ALARM_NAME" \
-  --alarm-description "The pgaudit monitor of $LOG_GROUP_NAME failed, stopped running or read unreadable audit records: detections may be delayed or missed. See README runbook." \
-  --metrics "file://$work/health.json" --evaluation-periods 3 --datapoints-to-alarm 2 \
-  --threshold 0 --comparison-operator GreaterThanThreshold --treat-missing-data breaching \
+  --alarm-description "The pgaudit monitor of $LOG_GROUP_NAME reported no run in twice its window: it stopped, and detections are not being made. See README runbook." \
+  --metrics "file://$work/heartbeat.json" --evaluation-periods 1 --datapoints-to-alarm 1 \
+  --threshold 1 --comparison-operator LessThanThreshold --treat-missing-data breaching \
   --alarm-actions "$topic" --ok-actions "$topic"
-echo "cloudwatch: alarm $HEALTH_ALARM_NAME: errors, malformed records or no run in 2 of 3 windows -> $topic"
+echo "cloudwatch: alarm $HEALTH_ALARM_NAME: no run reported in ${heartbeat_period}s -> $topic"
+
+printf '[%s,%s,%s,{"Id":"lost","Label":"failed runs, unreadable records, truncated results","ReturnData":true,"Expression":"IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(truncated, 0) > 0, 1, 0)"}]\n' \
+  "$(metric errors MonitorExecutionErrors Sum "$period")" "$(metric malformed MalformedRecords Sum "$period")" \
+  "$(metric truncated QueryResultsTruncated Sum "$period")" >"$work/data-loss.json"
+aws cloudwatch put-metric-alarm --alarm-name "$DATA_LOSS_ALARM_NAME" \
+  --alarm-description "The pgaudit monitor of $LOG_GROUP_NAME failed a run, read an audit record it could not parse or got truncated query results: a detection may be delayed or missed. See README runbook." \
+  --metrics "file://$work/data-loss.json" --evaluation-periods 1 --datapoints-to-alarm 1 \
+  --threshold 0 --comparison-operator GreaterThanThreshold --treat-missing-data notBreaching \
+  --alarm-actions "$topic" --ok-actions "$topic"
+echo "cloudwatch: alarm $DATA_LOSS_ALARM_NAME: errors, malformed records or truncated results in one ${period}s window -> $topic"
 
 # -- the canary ---------------------------------------------------------------------------------------------------
 if [[ -n "$CANARY_USER" ]]; then

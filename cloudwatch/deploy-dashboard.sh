@@ -16,7 +16,7 @@ if [[ -z "$alarm" ]]; then
   echo "${0##*/}: no alarm ${ALARM_PREFIX}* for $LOG_GROUP_NAME yet: run cloudwatch/deploy-alarm.sh first" >&2
   exit 2
 fi
-alarm_arns="$(aws cloudwatch describe-alarms --alarm-names "$alarm" "$HEALTH_ALARM_NAME" "$CANARY_ALARM_NAME" \
+alarm_arns="$(aws cloudwatch describe-alarms --alarm-names "$alarm" "$HEALTH_ALARM_NAME" "$DATA_LOSS_ALARM_NAME" "$CANARY_ALARM_NAME" \
   --query 'MetricAlarms[].AlarmArn' --output text)"
 alarms_json=""
 for arn in $alarm_arns; do

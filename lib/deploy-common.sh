@@ -13,6 +13,7 @@
 : "${QUERY_WINDOW_MINUTES:=5}"
 : "${ALARM_PREFIX:=rds-user-dml-detected-}"
 : "${HEALTH_ALARM_NAME:=rds-user-audit-monitor-health}"
+: "${DATA_LOSS_ALARM_NAME:=rds-user-audit-monitor-data-loss}"
 : "${CANARY_ALARM_NAME:=rds-user-audit-canary-silent}"
 DEPLOY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DEPLOY_ROOT

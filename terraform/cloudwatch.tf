@@ -52,16 +52,62 @@ resource "aws_cloudwatch_metric_alarm" "detection" {
   }
 }
 
-# The monitor failed, read an audit record it could not parse (MalformedRecords: a truncated or damaged record may
-# hide a detection), or stopped running (every run publishes UserDMLOperationCount, a 0 too), in 2 of 3 windows.
+# How CloudWatch evaluates periods, datapoints to alarm and missing data:
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+# Both health alarms keep deploy-alarm.sh's settings. The heartbeat keeps the address and the name of the older
+# single health alarm (2 of 3 periods of errors, malformed records or silence): an apply updates it in place
+# (PutMetricAlarm overwrites the configuration and keeps the state), so an open incident gets its OK.
+
+# The heartbeat: no run reported in twice the window. Every run publishes MonitorExecutionErrors (0 when it
+# completes, 1 when it fails), so a failing run counts as running and the data-loss alarm reports it. Twice the
+# schedule, because CloudWatch evaluates every minute over the most recent periods and a run publishes when its
+# query ends: a period of the schedule's length may hold no run. FILL(runs, 0) makes an empty period a breaching
+# 0; with no datapoint in the evaluation range, missing data breaches: a stopped monitor pages.
 resource "aws_cloudwatch_metric_alarm" "health" {
   alarm_name          = local.health_alarm_name
-  alarm_description   = "The pgaudit monitor of ${local.log_group_name} failed, stopped running or read unreadable audit records: detections may be delayed or missed. See README runbook."
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
+  alarm_description   = "The pgaudit monitor of ${local.log_group_name} reported no run in twice its window: it stopped, and detections are not being made. See README runbook."
+  evaluation_periods  = 1
+  datapoints_to_alarm = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = local.tags
+
+  metric_query {
+    id          = "runs"
+    return_data = false
+
+    metric {
+      namespace   = local.metric_namespace
+      metric_name = "MonitorExecutionErrors"
+      dimensions  = { LogGroup = local.log_group_name }
+      period      = local.heartbeat_period_seconds
+      stat        = "SampleCount"
+    }
+  }
+
+  metric_query {
+    id          = "heartbeat"
+    label       = "runs reported"
+    return_data = true
+    expression  = "FILL(runs, 0)"
+  }
+}
+
+# Data lost from alerting: the first window in which a run failed, read an audit record it could not parse
+# (MalformedRecords: a damaged record may hide a detection) or got truncated query results (QueryResultsTruncated:
+# rows may be missing). 1 of 1: one such window pages; missing data is not breaching (the heartbeat watches silence).
+resource "aws_cloudwatch_metric_alarm" "data_loss" {
+  alarm_name          = local.data_loss_alarm_name
+  alarm_description   = "The pgaudit monitor of ${local.log_group_name} failed a run, read an audit record it could not parse or got truncated query results: a detection may be delayed or missed. See README runbook."
+  evaluation_periods  = 1
+  datapoints_to_alarm = 1
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
   tags                = local.tags
@@ -80,19 +126,6 @@ resource "aws_cloudwatch_metric_alarm" "health" {
   }
 
   metric_query {
-    id          = "runs"
-    return_data = false
-
-    metric {
-      namespace   = local.metric_namespace
-      metric_name = "UserDMLOperationCount"
-      dimensions  = { LogGroup = local.log_group_name }
-      period      = local.alarm_period_seconds
-      stat        = "SampleCount"
-    }
-  }
-
-  metric_query {
     id          = "malformed"
     return_data = false
 
@@ -106,10 +139,23 @@ resource "aws_cloudwatch_metric_alarm" "health" {
   }
 
   metric_query {
-    id          = "unhealthy"
-    label       = "failed or silent runs, unreadable records"
+    id          = "truncated"
+    return_data = false
+
+    metric {
+      namespace   = local.metric_namespace
+      metric_name = "QueryResultsTruncated"
+      dimensions  = { LogGroup = local.log_group_name }
+      period      = local.alarm_period_seconds
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id          = "lost"
+    label       = "failed runs, unreadable records, truncated results"
     return_data = true
-    expression  = "IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)"
+    expression  = "IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(truncated, 0) > 0, 1, 0)"
   }
 }
 
@@ -164,7 +210,11 @@ resource "aws_cloudwatch_dashboard" "audit" {
         properties = {
           title = "Audit monitor alarms"
           alarms = concat(
-            [aws_cloudwatch_metric_alarm.detection.arn, aws_cloudwatch_metric_alarm.health.arn],
+            [
+              aws_cloudwatch_metric_alarm.detection.arn,
+              aws_cloudwatch_metric_alarm.health.arn,
+              aws_cloudwatch_metric_alarm.data_loss.arn,
+            ],
             aws_cloudwatch_metric_alarm.canary[*].arn,
           )
         }

@@ -31,29 +31,31 @@ locals {
   # "" by default: the CLI path's names exactly; "-<suffix>" after each name otherwise
   suffix = var.name_suffix == "" ? "" : "-${var.name_suffix}"
 
-  function_name     = "rds-user-audit-monitor${local.suffix}"
-  role_name         = "rds-user-audit-monitor-role${local.suffix}"
-  role_policy_name  = "rds-user-audit-monitor-permissions${local.suffix}"
-  topic_name        = "rds-user-audit-alerts${local.suffix}"
-  kms_alias         = "alias/rds-user-audit-alerts${local.suffix}"
-  rule_name         = "rds-user-audit-monitor-schedule${local.suffix}"
-  alarm_prefix      = "rds-user-dml-detected${local.suffix}-"
-  health_alarm_name = "rds-user-audit-monitor-health${local.suffix}"
-  canary_alarm_name = "rds-user-audit-canary-silent${local.suffix}"
-  dashboard_name    = "rds-user-audit-${var.cluster_name}"
-  metric_namespace  = "RDSAudit/UserActivity"
+  function_name        = "rds-user-audit-monitor${local.suffix}"
+  role_name            = "rds-user-audit-monitor-role${local.suffix}"
+  role_policy_name     = "rds-user-audit-monitor-permissions${local.suffix}"
+  topic_name           = "rds-user-audit-alerts${local.suffix}"
+  kms_alias            = "alias/rds-user-audit-alerts${local.suffix}"
+  rule_name            = "rds-user-audit-monitor-schedule${local.suffix}"
+  alarm_prefix         = "rds-user-dml-detected${local.suffix}-"
+  health_alarm_name    = "rds-user-audit-monitor-health${local.suffix}"
+  data_loss_alarm_name = "rds-user-audit-monitor-data-loss${local.suffix}"
+  canary_alarm_name    = "rds-user-audit-canary-silent${local.suffix}"
+  dashboard_name       = "rds-user-audit-${var.cluster_name}"
+  metric_namespace     = "RDSAudit/UserActivity"
 
-  log_group_name        = "/aws/rds/cluster/${var.cluster_name}/postgresql"
-  function_log_group    = "/aws/lambda/${local.function_name}"
-  checkpoint_parameter  = "/rds-user-audit-monitor/${var.cluster_name}/checkpoint"
-  topic_arn             = "arn:aws:sns:${local.region}:${local.account_id}:${local.topic_name}"
-  alarm_period_seconds  = var.query_window_minutes * 60
-  schedule_unit         = var.query_window_minutes == 1 ? "minute" : "minutes"
-  schedule_expression   = coalesce(var.schedule_expression, "rate(${var.query_window_minutes} ${local.schedule_unit})")
-  lambda_zip_path       = coalesce(var.lambda_zip_path, "${path.module}/build/function.zip")
-  canary_alarm_enabled  = var.canary_user != ""
-  detail_topic_arn      = var.detail_notifications ? local.topic_arn : ""
-  service_accounts_list = join(",", var.service_accounts)
+  log_group_name           = "/aws/rds/cluster/${var.cluster_name}/postgresql"
+  function_log_group       = "/aws/lambda/${local.function_name}"
+  checkpoint_parameter     = "/rds-user-audit-monitor/${var.cluster_name}/checkpoint"
+  topic_arn                = "arn:aws:sns:${local.region}:${local.account_id}:${local.topic_name}"
+  alarm_period_seconds     = var.query_window_minutes * 60
+  heartbeat_period_seconds = 2 * local.alarm_period_seconds
+  schedule_unit            = var.query_window_minutes == 1 ? "minute" : "minutes"
+  schedule_expression      = coalesce(var.schedule_expression, "rate(${var.query_window_minutes} ${local.schedule_unit})")
+  lambda_zip_path          = coalesce(var.lambda_zip_path, "${path.module}/build/function.zip")
+  canary_alarm_enabled     = var.canary_user != ""
+  detail_topic_arn         = var.detail_notifications ? local.topic_arn : ""
+  service_accounts_list    = join(",", var.service_accounts)
 
   # The placeholders of the JSON templates: the same names render() in lib/deploy-common.sh fills in.
   policy_template_vars = {

@@ -39,10 +39,11 @@ output "detection_alarm_name" {
 }
 
 output "alarm_names" {
-  description = "Every alarm of the stack: detection, health and, with a canary user, canary (null without)."
+  description = "Every alarm of the stack: detection, health (the heartbeat), data_loss and, with a canary user, canary (null without)."
   value = {
     detection = aws_cloudwatch_metric_alarm.detection.alarm_name
     health    = aws_cloudwatch_metric_alarm.health.alarm_name
+    data_loss = aws_cloudwatch_metric_alarm.data_loss.alarm_name
     canary    = one(aws_cloudwatch_metric_alarm.canary[*].alarm_name)
   }
 }

@@ -58,7 +58,7 @@ variable "service_accounts" {
 }
 
 variable "query_window_minutes" {
-  description = "The window length in minutes: the schedule's rate, the alarms' period and the monitor's QUERY_WINDOW_MINUTES."
+  description = "The window length in minutes: the schedule's rate, the period of the detection and data-loss alarms (the heartbeat's is twice it) and the monitor's QUERY_WINDOW_MINUTES."
   type        = number
   default     = 5
 

@@ -9,20 +9,56 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from awskit import ACCOUNT, REGION, VENV_BIN, aws, aws_env, moto_endpoint, use_emulator
-from deploykit import FUNCTION, GROUP, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
+from awskit import ACCOUNT, REGION, VENV_BIN, alarm_fires, aws, aws_env, metric_datapoints, moto_endpoint, use_emulator
+from deploykit import FUNCTION, GROUP, HEALTH_ALARMS, HEALTH_SETTINGS, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
 from pgaudit_monitor.aws.insights import build_query
 from pgaudit_monitor.entries.prefix import AURORA_PREFIX
+from pgaudit_monitor.sinks.metric import DETECTIONS, ERRORS, MALFORMED, RECORDS, TRUNCATED, MetricSink
 
 __all__ = ["aws", "moto_endpoint"]  # fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
+HEARTBEAT, DATA_LOSS = HEALTH_ALARMS
+
+
+def old_metric(query_id: str, name: str, stat: str) -> dict[str, Any]:
+    metric = {
+        "Namespace": "RDSAudit/UserActivity",
+        "MetricName": name,
+        "Dimensions": [{"Name": "LogGroup", "Value": GROUP}],
+    }
+    return {"Id": query_id, "ReturnData": False, "MetricStat": {"Metric": metric, "Period": 300, "Stat": stat}}
+
+
+# The single health alarm deploy-alarm.sh made before the heartbeat and the data-loss alarm: what a redeploy replaces
+OLD_HEALTH: dict[str, Any] = {
+    "AlarmName": HEARTBEAT,
+    "EvaluationPeriods": 3,
+    "DatapointsToAlarm": 2,
+    "Threshold": 0.0,
+    "ComparisonOperator": "GreaterThanThreshold",
+    "TreatMissingData": "breaching",
+    "AlarmActions": [TOPIC],
+    "OKActions": [TOPIC],
+    "Metrics": [
+        old_metric("errors", "MonitorExecutionErrors", "Sum"),
+        old_metric("runs", "UserDMLOperationCount", "SampleCount"),
+        old_metric("malformed", "MalformedRecords", "Sum"),
+        {
+            "Id": "unhealthy",
+            "Label": "failed or silent runs, unreadable records",
+            "ReturnData": True,
+            "Expression": "IF(FILL(errors, 0) > 0 OR FILL(malformed, 0) > 0 OR FILL(runs, 0) < 1, 1, 0)",
+        },
+    ],
+}
 
 
 def run(script: str, endpoint: str, tmp_path: Path, **overrides: str | None) -> subprocess.CompletedProcess[str]:
@@ -168,18 +204,63 @@ def test_the_alarms_fire_on_any_detection_and_on_a_silent_or_failing_monitor(dep
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == alarm["OKActions"] == [TOPIC]
 
-    health = alarms["rds-user-audit-monitor-health"]
-    assert health["TreatMissingData"] == "breaching"
-    assert (health["EvaluationPeriods"], health["DatapointsToAlarm"]) == (3, 2)
-    assert health["AlarmActions"] == health["OKActions"] == [TOPIC]
-    queries = {q["Id"]: q for q in health["Metrics"]}
-    assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "MonitorExecutionErrors"
-    assert queries["runs"]["MetricStat"]["Stat"] == "SampleCount"
-    assert queries["malformed"]["MetricStat"]["Metric"]["MetricName"] == "MalformedRecords"
-    assert queries["malformed"]["MetricStat"]["Stat"] == "Sum"
-    assert "FILL(runs, 0) < 1" in queries["unhealthy"]["Expression"]
-    assert "FILL(malformed, 0) > 0" in queries["unhealthy"]["Expression"]
     assert "rds-user-audit-canary-silent" not in alarms  # no CANARY_USER
+
+
+def settings(alarm: dict[str, Any]) -> dict[str, Any]:
+    return {key: alarm.get(key) for key in HEALTH_SETTINGS}
+
+
+def test_the_heartbeat_and_the_data_loss_alarm_have_their_settings_once(deployed) -> None:
+    alarms = {a["AlarmName"]: a for a in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    # after two deployments: the detection alarm and these two, nothing twice, no other health alarm
+    assert sorted(n for n in alarms if not n.startswith("rds-user-dml-detected-")) == sorted(HEALTH_ALARMS)
+    for name, expected in HEALTH_ALARMS.items():
+        assert settings(alarms[name]) == expected, name
+    # the heartbeat's period is twice the schedule's: a run that publishes late in one period is in the next
+    [runs] = [q for q in alarms[HEARTBEAT]["Metrics"] if "MetricStat" in q]
+    assert runs["MetricStat"]["Period"] == 2 * 60 * int(LAMBDA_ENVIRONMENT["QUERY_WINDOW_MINUTES"])
+
+
+def run_times(offset: int, until: int, skip: range = range(0)) -> list[datetime]:
+    """When runs of a rate(5 minutes) schedule started `offset` s past the hour publish: each when its query ends,
+    between 5 s and 295 s after its start (the function times out at 300 s), alternately early and late."""
+    start = datetime(2025, 1, 6, 12, tzinfo=UTC).timestamp() + offset
+    return [datetime.fromtimestamp(start + 300 * j + (5 if j % 2 else 295), UTC) for j in range(until) if j not in skip]
+
+
+def evaluations(first: datetime, last: datetime) -> list[datetime]:
+    """CloudWatch evaluates an alarm every minute."""
+    return [first + timedelta(minutes=m) for m in range(int((last - first).total_seconds()) // 60 + 1)]
+
+
+def test_the_heartbeat_pages_a_stopped_monitor_but_not_a_drifting_one(deployed) -> None:
+    """The evaluation, as CloudWatch documents it (awskit.alarm_fires), of the deployed heartbeat over rolling
+    windows: a run's publish time drifting by up to 290 s never pages; a monitor that stopped pages within twice
+    the window; a run that failed still reported (MonitorExecutionErrors = 1) and is no silence."""
+    [heartbeat] = boto3.client("cloudwatch").describe_alarms(AlarmNames=[HEARTBEAT])["MetricAlarms"]
+    for offset in (0, 17, 137, 299):
+        runs = run_times(offset, 48)  # four hours
+        series = {"MonitorExecutionErrors": [(t, 0.0) for t in runs]}
+        quiet = evaluations(runs[2], runs[-1])  # from a full period after the first run
+        assert not any(alarm_fires(heartbeat, series, t, rolling=True) for t in quiet), offset
+        assert not any(alarm_fires(heartbeat, series, t) for t in quiet), offset
+        # the same runs against a heartbeat of the schedule's own period: the false page of issue 15
+        short = {**heartbeat, "Metrics": [
+            {**q, "MetricStat": {**q["MetricStat"], "Period": 300}} if "MetricStat" in q else q
+            for q in heartbeat["Metrics"]
+        ]}  # fmt: skip
+        assert any(alarm_fires(short, series, t, rolling=True) for t in quiet), offset
+        # stopped after the last run: ALARM within twice the window and a minute (the evaluation's own step)
+        after = evaluations(runs[-1], runs[-1] + timedelta(seconds=600 + 60))
+        assert alarm_fires(heartbeat, series, after[-1], rolling=True)
+        assert alarm_fires(heartbeat, series, after[-1])
+        # no datapoint at all in the range: missing data breaches
+        assert alarm_fires(heartbeat, {}, after[-1], rolling=True)
+    # a run that failed published MonitorExecutionErrors = 1: running, not silent (the data-loss alarm pages)
+    runs = run_times(137, 48)
+    failed = {"MonitorExecutionErrors": [(t, 1.0 if j == 20 else 0.0) for j, t in enumerate(runs)]}
+    assert not any(alarm_fires(heartbeat, failed, t, rolling=True) for t in evaluations(runs[2], runs[-1]))
 
 
 def test_retention_and_dashboard(deployed) -> None:
@@ -193,7 +274,9 @@ def test_retention_and_dashboard(deployed) -> None:
     assert log_widget["properties"]["query"] == f"SOURCE '{GROUP}' | " + (
         ROOT / "cloudwatch/log-insights-query.txt"
     ).read_text().rstrip("\n")
-    assert len(alarm_widget["properties"]["alarms"]) == 2
+    alarms = boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert sorted(alarm_widget["properties"]["alarms"]) == sorted(a["AlarmArn"] for a in alarms)
+    assert len(alarms) == 3  # the detection alarm, the heartbeat and the data-loss alarm
 
 
 # -- single scripts, each on an empty emulator -----------------------------------------------------------------
@@ -214,6 +297,85 @@ def test_missing_inputs_are_named_before_anything_is_done(aws: str, tmp_path: Pa
     proc = run("deploy-all.sh", aws, tmp_path, INCIDENT_PLATFORM_URL=None, SERVICE_ACCOUNTS=None)
     assert proc.returncode == 2
     assert "INCIDENT_PLATFORM_URL" in proc.stderr
+
+
+def test_a_redeploy_replaces_the_old_single_health_alarm(aws: str, tmp_path: Path) -> None:
+    """An installation from before the split has one health alarm (2 of 3 periods of errors, malformed records or
+    silence) named as the heartbeat now is. deploy-alarm.sh overwrites its whole configuration under the same name
+    (PutMetricAlarm keeps an existing alarm's state, so an open incident is closed by the next evaluation's OK) and
+    adds the data-loss alarm: two health alarms, no leftover, no duplicate."""
+    cloudwatch = boto3.client("cloudwatch")
+    old = {key: value for key, value in OLD_HEALTH.items() if key != "AlarmName"}
+    cloudwatch.put_metric_alarm(AlarmName=HEARTBEAT, AlarmDescription="the old health alarm", **old)
+    assert settings(cloudwatch.describe_alarms(AlarmNames=[HEARTBEAT])["MetricAlarms"][0]) != HEALTH_ALARMS[HEARTBEAT]
+    for _ in range(2):
+        proc = run("cloudwatch/deploy-alarm.sh", aws, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert sorted(n for n in alarms if not n.startswith("rds-user-dml-detected-")) == sorted(HEALTH_ALARMS)
+    assert len(alarms) == 3
+    for name, expected in HEALTH_ALARMS.items():
+        assert settings(alarms[name]) == expected, name
+    assert "no run" in alarms[HEARTBEAT]["AlarmDescription"]
+
+
+ONE_BAD_WINDOW = {
+    "malformed": {DETECTIONS: 0, RECORDS: 40, MALFORMED: 1, ERRORS: 0},
+    "truncated": {DETECTIONS: 0, RECORDS: 10_000, MALFORMED: 0, ERRORS: 1, TRUNCATED: 2},
+    "failed": {ERRORS: 1},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ONE_BAD_WINDOW))
+def test_one_window_with_lost_data_breaches_the_data_loss_alarm(aws: str, tmp_path: Path, kind: str) -> None:
+    """One run's metrics, published by the Lambda's own sink into moto, read back through the API, and the deployed
+    data-loss alarm evaluated on them as CloudWatch documents it (moto stores alarms and never evaluates them): one
+    datapoint is enough (1 of 1), where the old single health alarm (2 of 3) would never have fired."""
+    proc = run("cloudwatch/deploy-alarm.sh", aws, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cloudwatch = boto3.client("cloudwatch")
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[DATA_LOSS])["MetricAlarms"]
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (1, 1, "notBreaching")
+
+    published = datetime.now(UTC)
+    MetricSink(cloudwatch, "RDSAudit/UserActivity", GROUP, clock=lambda: published).send(ONE_BAD_WINDOW[kind])
+    # the alarm's own metric queries find the datapoint: same namespace, name and LogGroup dimension
+    stats = [q for q in alarm["Metrics"] if "MetricStat" in q]
+    found = cloudwatch.get_metric_data(
+        MetricDataQueries=[{**q, "ReturnData": True} for q in stats],
+        StartTime=published - timedelta(seconds=300),
+        EndTime=published + timedelta(seconds=300),
+    )["MetricDataResults"]
+    values = {r["Id"]: sum(r["Values"]) for r in found}
+    sent = ONE_BAD_WINDOW[kind]
+    assert values == {
+        "errors": sent.get(ERRORS, 0),
+        "malformed": sent.get(MALFORMED, 0),
+        "truncated": sent.get(TRUNCATED, 0),
+    }
+
+    since, until = published - timedelta(hours=1), published + timedelta(hours=1)
+    series = {
+        q["MetricStat"]["Metric"]["MetricName"]: metric_datapoints(
+            cloudwatch, "RDSAudit/UserActivity", q["MetricStat"]["Metric"]["MetricName"], GROUP, since, until
+        )
+        for q in stats
+    }
+    now = published + timedelta(seconds=60)  # the next evaluation: CloudWatch evaluates every minute
+    assert alarm_fires(alarm, series, now, rolling=True)
+    assert alarm_fires(alarm, series, published)  # periods aligned: the one it was published in
+    # and OK again once that window has passed: the notification came once; the window is named in the log
+    assert not alarm_fires(alarm, series, published + timedelta(seconds=420), rolling=True)
+    # the old single health alarm, on the same datapoint, would not have fired: one bad window out of three
+    # (with the runs before it, every 300 s, which that alarm also watched)
+    before = [published - timedelta(seconds=300 * k) for k in range(1, 13)]
+    runs = [*before, published] if DETECTIONS in sent else before
+    history = {**series, "UserDMLOperationCount": [(when, 0.0) for when in runs]}
+    assert not alarm_fires(OLD_HEALTH, history, now, rolling=True)
+    assert not alarm_fires(OLD_HEALTH, history, now)
+    # a clean run breaches nothing
+    clean = {name: [(when, 0.0) for when, _ in points] for name, points in series.items()}
+    assert not alarm_fires(alarm, clean, now, rolling=True)
 
 
 @pytest.mark.parametrize("script", ["iam/deploy-iam.sh", "sns/deploy-sns.sh", "cloudwatch/deploy-alarm.sh"])

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from awskit import ACCOUNT, REGION, VENV_BIN
-from deploykit import FUNCTION, GROUP, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
+from deploykit import FUNCTION, GROUP, HEALTH_ALARMS, HEALTH_SETTINGS, INPUTS, LAMBDA_ENVIRONMENT, SECRET, TOPIC
 from hcl_eval import HclError, Module, load, parse, unquote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,12 +55,13 @@ CLI_NAMES = [
     "RULE_NAME",
     "ALARM_PREFIX",
     "HEALTH_ALARM_NAME",
+    "DATA_LOSS_ALARM_NAME",
     "CANARY_ALARM_NAME",
     "METRIC_NAMESPACE",
     "LOG_GROUP_NAME",
     "CHECKPOINT_PARAMETER",
 ]
-SUFFIXED = CLI_NAMES[:9]
+SUFFIXED = CLI_NAMES[:10]
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +252,7 @@ def names(tf: Module) -> dict[str, str]:
         "RULE_NAME": tf.resource("aws_cloudwatch_event_rule.schedule")["name"],
         "ALARM_PREFIX": detection.removesuffix("<time_static.alarm_epoch.unix>"),
         "HEALTH_ALARM_NAME": tf.resource("aws_cloudwatch_metric_alarm.health")["alarm_name"],
+        "DATA_LOSS_ALARM_NAME": tf.resource("aws_cloudwatch_metric_alarm.data_loss")["alarm_name"],
         "CANARY_ALARM_NAME": tf.resource("aws_cloudwatch_metric_alarm.canary")["alarm_name"],
         "METRIC_NAMESPACE": tf.resource("aws_cloudwatch_metric_alarm.detection")["namespace"],
         "LOG_GROUP_NAME": tf.resource("aws_cloudwatch_log_group.cluster")["name"],
@@ -402,33 +404,50 @@ def test_the_alarms_have_the_cli_paths_settings(zip_path: Path) -> None:
     assert detection["alarm_description"] == expand(descriptions[0], cli())
     assert tf.resources["aws_cloudwatch_metric_alarm.detection"]["lifecycle"] == [{"create_before_destroy": True}]
 
-    health = tf.resource("aws_cloudwatch_metric_alarm.health")
-    assert health["treat_missing_data"] == "breaching"
-    assert (health["evaluation_periods"], health["datapoints_to_alarm"]) == (3, 2)
-    assert (health["comparison_operator"], health["threshold"]) == ("GreaterThanThreshold", 0)
-    assert health["alarm_actions"] == health["ok_actions"] == topic
-    assert health["alarm_description"] == expand(descriptions[1], cli())
-    queries = {q["id"]: q for q in health["metric_query"]}
-    # the CLI path's metric queries, as deploy-alarm.sh's `metric ID NAME STAT` calls write them
-    cli_metrics = re.findall(r'"\$\(metric (\w+) (\w+) (\w+)\)"', alarm_script)
-    assert [name for _, name, _ in cli_metrics] == [
-        "MonitorExecutionErrors",
-        "UserDMLOperationCount",
-        "MalformedRecords",
+    # the heartbeat and the data-loss alarm: the settings test_aws_deploy.py asserts on the deployed ones
+    for address, name in (
+        ("health", "rds-user-audit-monitor-health"),
+        ("data_loss", "rds-user-audit-monitor-data-loss"),
+    ):
+        alarm = tf.resource(f"aws_cloudwatch_metric_alarm.{address}")
+        assert alarm["alarm_name"] == name
+        assert as_described(alarm) == {**HEALTH_ALARMS[name], "AlarmActions": topic, "OKActions": topic}, address
+    # and deploy-alarm.sh's own text: its descriptions, its `metric ID NAME STAT PERIOD` calls, its expressions
+    assert tf.resource("aws_cloudwatch_metric_alarm.health")["alarm_description"] == expand(descriptions[1], cli())
+    assert tf.resource("aws_cloudwatch_metric_alarm.data_loss")["alarm_description"] == expand(descriptions[2], cli())
+    periods = {"heartbeat_period": 600, "period": 300}
+    cli_metrics = [
+        (query_id, name, stat, periods[period])
+        for query_id, name, stat, period in re.findall(r'"\$\(metric (\w+) (\w+) (\w+) "\$(\w+)"\)"', alarm_script)
     ]
-    stats = [q for q in queries.values() if "metric" in q]
-    assert [(q["id"], q["metric"][0]["metric_name"], q["metric"][0]["stat"]) for q in stats] == cli_metrics
-    assert all(q["metric"][0]["period"] == 300 for q in stats)
-    assert all(q["metric"][0]["dimensions"] == {"LogGroup": GROUP} for q in stats)
-    assert all(q["metric"][0]["namespace"] == "RDSAudit/UserActivity" for q in stats)
-    expression = re.search(r'"Expression":"([^"]*)"', alarm_script)
-    assert expression
-    assert queries["unhealthy"]["expression"] == expression.group(1)
-    assert "FILL(malformed, 0) > 0" in expression.group(1)  # an unreadable record calls a person
-    label = re.search(r'"Id":"unhealthy","Label":"([^"]*)"', alarm_script)
-    assert label
-    assert queries["unhealthy"]["label"] == label.group(1)
-    assert [q["return_data"] for q in queries.values()] == [False, False, False, True]
+    tf_metrics = [
+        (q["Id"], q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"], q["MetricStat"]["Period"])
+        for address in ("health", "data_loss")
+        for q in as_described(tf.resource(f"aws_cloudwatch_metric_alarm.{address}"))["Metrics"]
+        if "MetricStat" in q
+    ]
+    assert tf_metrics == cli_metrics
+    cli_expressions = re.findall(
+        r'\{"Id":"(\w+)","Label":"([^"]*)","ReturnData":true,"Expression":"([^"]*)"\}', alarm_script
+    )
+    tf_expressions = [
+        (q["Id"], q["Label"], q["Expression"])
+        for address in ("health", "data_loss")
+        for q in as_described(tf.resource(f"aws_cloudwatch_metric_alarm.{address}"))["Metrics"]
+        if "Expression" in q
+    ]
+    assert tf_expressions == cli_expressions
+    # twice the window, whatever the window; the data-loss alarm keeps the window's own period
+    ten = module(zip_path, query_window_minutes=10)
+    [runs] = [
+        q for q in as_described(ten.resource("aws_cloudwatch_metric_alarm.health"))["Metrics"] if "MetricStat" in q
+    ]
+    assert runs["MetricStat"]["Period"] == 1200
+    lost = as_described(ten.resource("aws_cloudwatch_metric_alarm.data_loss"))["Metrics"]
+    assert {q["MetricStat"]["Period"] for q in lost if "MetricStat" in q} == {600}
+    # the older single health alarm's address is the heartbeat's, its name too: an apply updates it in place
+    assert "aws_cloudwatch_metric_alarm.health" in tf.resources
+    assert not any(block.lstrip().startswith("moved") for path in tf_files() for block in path.read_text().splitlines())
 
     assert tf.count("aws_cloudwatch_metric_alarm.canary") == 0  # no canary user
     canary_tf = module(zip_path, canary_user="pgaudit_canary")
@@ -438,7 +457,43 @@ def test_the_alarms_have_the_cli_paths_settings(zip_path: Path) -> None:
     assert (canary["comparison_operator"], canary["treat_missing_data"]) == ("LessThanThreshold", "breaching")
     assert canary["dimensions"] == {"LogGroup": GROUP}
     assert canary["alarm_actions"] == canary["ok_actions"] == topic
-    assert canary["alarm_description"] == expand(descriptions[2], {**cli(), "CANARY_USER": "pgaudit_canary"})
+    assert canary["alarm_description"] == expand(descriptions[3], {**cli(), "CANARY_USER": "pgaudit_canary"})
+
+
+def as_described(alarm: dict[str, Any]) -> dict[str, Any]:
+    """A metric math aws_cloudwatch_metric_alarm as DescribeAlarms shows the alarm it makes (HEALTH_SETTINGS)."""
+    metrics = []
+    for query in alarm["metric_query"]:
+        entry: dict[str, Any] = {"Id": query["id"]}
+        if query.get("label"):
+            entry["Label"] = query["label"]
+        entry["ReturnData"] = query["return_data"]
+        if query.get("expression"):
+            entry["Expression"] = query["expression"]
+        for metric in query.get("metric", []):
+            dimensions = [{"Name": k, "Value": v} for k, v in metric["dimensions"].items()]
+            entry["MetricStat"] = {
+                "Metric": {
+                    "Namespace": metric["namespace"],
+                    "MetricName": metric["metric_name"],
+                    "Dimensions": dimensions,
+                },
+                "Period": metric["period"],
+                "Stat": metric["stat"],
+            }
+        metrics.append(entry)
+    described = {
+        "EvaluationPeriods": alarm["evaluation_periods"],
+        "DatapointsToAlarm": alarm["datapoints_to_alarm"],
+        "Threshold": float(alarm["threshold"]),
+        "ComparisonOperator": alarm["comparison_operator"],
+        "TreatMissingData": alarm["treat_missing_data"],
+        "AlarmActions": alarm["alarm_actions"],
+        "OKActions": alarm["ok_actions"],
+        "Metrics": metrics,
+    }
+    assert tuple(described) == HEALTH_SETTINGS
+    return described
 
 
 def test_retention_dashboard_and_its_url(zip_path: Path) -> None:
@@ -454,9 +509,14 @@ def test_retention_dashboard_and_its_url(zip_path: Path) -> None:
         ("log", 0, 0, 24, 12),
         ("alarm", 0, 12, 24, 4),
     ]
-    assert len(alarm_widget["properties"]["alarms"]) == 2
+    assert alarm_widget["properties"]["alarms"] == [
+        "<aws_cloudwatch_metric_alarm.detection.arn>",
+        "<aws_cloudwatch_metric_alarm.health.arn>",
+        "<aws_cloudwatch_metric_alarm.data_loss.arn>",
+    ]  # as deploy-dashboard.sh: every alarm of the stack (test_aws_deploy.py)
+    assert "$DATA_LOSS_ALARM_NAME" in script_text("cloudwatch/deploy-dashboard.sh")
     with_canary = module(zip_path, canary_user="pgaudit_canary").resource("aws_cloudwatch_dashboard.audit")
-    assert len(json.loads(with_canary["dashboard_body"])["widgets"][1]["properties"]["alarms"]) == 3
+    assert len(json.loads(with_canary["dashboard_body"])["widgets"][1]["properties"]["alarms"]) == 4
     echoed = re.search(r"dashboard (https://\S+)\"", script_text("cloudwatch/deploy-dashboard.sh"))
     assert echoed
     url = tf.evaluate(tf.outputs["dashboard_url"]["value"])

@@ -161,36 +161,168 @@ class FaultProxy:
 
 
 # -- how CloudWatch evaluates an alarm -----------------------------------------------------------------------------
-def alarm_fires(alarm: dict[str, Any], datapoints: list[tuple[datetime, float]], evaluated_at: datetime) -> bool:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html and
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+Series = list[tuple[datetime, float]]
+
+
+def alarm_fires(
+    alarm: dict[str, Any],
+    datapoints: Series | dict[str, Series],
+    evaluated_at: datetime,
+    *,
+    rolling: bool = False,
+) -> bool:
     """Would this metric alarm be in ALARM when evaluated at `evaluated_at`?
 
-    The model: CloudWatch buckets datapoints by their timestamp into periods aligned to the period length, and
-    at each evaluation looks at the `EvaluationPeriods` most recent periods, the one holding `evaluated_at`
-    included; a period without datapoints counts as TreatMissingData says. A datapoint timestamped before those
-    periods is never looked at again, which is the trap a catching-up monitor must avoid.
+    The model: CloudWatch buckets datapoints by their timestamp into periods and at each evaluation looks at the
+    `EvaluationPeriods` most recent periods; `DatapointsToAlarm` of them must breach; a period without a value
+    counts as TreatMissingData says. Periods are aligned to the period length and the current one holds
+    `evaluated_at` (a datapoint timestamped before them is never looked at again, the trap a catching-up monitor
+    must avoid), or with `rolling` they end at `evaluated_at`'s minute: CloudWatch evaluates every minute, and a
+    schedule's runs need not line up with the periods. A metric math alarm (`Metrics`) takes its datapoints by
+    metric name; FILL(x, v) fills a period of x without data, and if no metric has a datapoint in the evaluated
+    periods, the expression has no value (it is missing).
     """
-    period = alarm["Period"]
     n = alarm["EvaluationPeriods"]
     needed = alarm.get("DatapointsToAlarm") or n
-    current = int(evaluated_at.timestamp()) // period * period
-    buckets: dict[int, list[float]] = {}
-    for when, value in datapoints:
-        buckets.setdefault(int(when.timestamp()) // period * period, []).append(value)
+    if alarm.get("Metrics"):  # DescribeAlarms gives a single-metric alarm an empty list
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        stats = {i: q["MetricStat"] for i, q in queries.items() if "MetricStat" in q}
+        [result] = [q for q in queries.values() if q.get("ReturnData", True)]
+        period = {s["Period"] for s in stats.values()}.pop()
+        assert isinstance(datapoints, dict)
+        series = {i: datapoints.get(s["Metric"]["MetricName"], []) for i, s in stats.items()}
+    else:
+        period = alarm["Period"]
+        assert isinstance(datapoints, list)
+        series = {"metric": datapoints}
+    if rolling:
+        end = int(evaluated_at.timestamp()) // 60 * 60
+        starts = [end - k * period for k in range(n, 0, -1)]
+    else:
+        current = int(evaluated_at.timestamp()) // period * period
+        starts = list(range(current - (n - 1) * period, current + period, period))
+
+    def values(points: Series, start: int) -> list[float]:
+        return [v for when, v in points if start <= when.timestamp() < start + period]
+
+    def aggregate(points: list[float], stat: str) -> float | None:
+        if not points:
+            return None
+        return {"Sum": sum(points), "Maximum": max(points), "SampleCount": float(len(points))}[stat]
+
+    any_data = any(values(points, start) for points in series.values() for start in starts)
     breaching = 0
-    for start in range(current - (n - 1) * period, current + period, period):
-        values = buckets.get(start)
-        if values is None:
+    for start in starts:
+        if alarm.get("Metrics"):
+            scope = {i: aggregate(values(series[i], start), s["Stat"]) for i, s in stats.items()}
+            value = evaluate_expression(result["Expression"], scope) if any_data else None
+        else:
+            value = aggregate(values(series["metric"], start), alarm["Statistic"])
+        if value is None:
             breaching += alarm.get("TreatMissingData") == "breaching"
             continue
-        stat = {"Sum": sum(values), "Maximum": max(values), "SampleCount": len(values)}[alarm["Statistic"]]
-        op = alarm["ComparisonOperator"]
         threshold = alarm["Threshold"]
         breaching += {
-            "GreaterThanThreshold": stat > threshold,
-            "GreaterThanOrEqualToThreshold": stat >= threshold,
-            "LessThanThreshold": stat < threshold,
-        }[op]
+            "GreaterThanThreshold": value > threshold,
+            "GreaterThanOrEqualToThreshold": value >= threshold,
+            "LessThanThreshold": value < threshold,
+            "LessThanOrEqualToThreshold": value <= threshold,
+        }[alarm["ComparisonOperator"]]
     return breaching >= needed
+
+
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_]\w*)|(>=|<=|[><()+,]))")
+
+
+def evaluate_expression(expression: str, scope: dict[str, float | None]) -> float | None:
+    """The metric math the alarms use, for one period: numbers, ids, FILL, IF, OR, AND, +, >, <, >=, <=.
+
+    None is a period without data; FILL replaces it; anything else computed from it is None too. A comparison is
+    1 or 0, as in CloudWatch metric math. Anything else is refused, so a new function needs a model first.
+    """
+    tokens: list[str] = []
+    position = 0
+    while position < len(expression):
+        match = _TOKEN.match(expression, position)
+        if match is None:
+            if expression[position:].strip():
+                raise ValueError(f"cannot read {expression[position:]!r}")
+            break
+        tokens.append(next(g for g in match.groups() if g is not None))
+        position = match.end()
+    tokens.append("")
+    at = 0
+
+    def peek() -> str:
+        return tokens[at]
+
+    def take(expected: str | None = None) -> str:
+        nonlocal at
+        token = tokens[at]
+        if expected is not None and token != expected:
+            raise ValueError(f"{expression!r}: expected {expected!r}, got {token!r}")
+        at += 1
+        return token
+
+    def both(a: float | None, b: float | None, op: Callable[[float, float], float]) -> float | None:
+        return None if a is None or b is None else op(a, b)
+
+    def logical() -> float | None:
+        left = comparison()
+        while peek() in ("OR", "AND"):
+            op = take()
+            right = comparison()
+            if op == "OR":
+                left = both(left, right, lambda a, b: float(bool(a) or bool(b)))
+            else:
+                left = both(left, right, lambda a, b: float(bool(a) and bool(b)))
+        return left
+
+    def comparison() -> float | None:
+        left = addition()
+        if peek() in (">", "<", ">=", "<="):
+            op = take()
+            right = addition()
+            compare = {">": float.__gt__, "<": float.__lt__, ">=": float.__ge__, "<=": float.__le__}[op]
+            return both(left, right, lambda a, b: float(compare(float(a), float(b))))
+        return left
+
+    def addition() -> float | None:
+        left = primary()
+        while peek() == "+":
+            take()
+            left = both(left, primary(), lambda a, b: a + b)
+        return left
+
+    def primary() -> float | None:
+        token = take()
+        if token == "(":
+            value = logical()
+            take(")")
+            return value
+        if token and token[0].isdigit():
+            return float(token)
+        if token in ("FILL", "IF"):
+            take("(")
+            args = [logical()]
+            while peek() == ",":
+                take()
+                args.append(logical())
+            take(")")
+            if token == "FILL" and len(args) == 2:
+                return args[1] if args[0] is None else args[0]
+            if token == "IF" and len(args) == 3:
+                return None if args[0] is None else (args[1] if args[0] else args[2])
+            raise ValueError(f"{expression!r}: {token} with {len(args)} arguments")
+        if token in scope:
+            return scope[token]
+        raise ValueError(f"{expression!r}: unknown {token!r}")
+
+    value = logical()
+    take("")
+    return value
 
 
 def metric_datapoints(
