@@ -124,8 +124,8 @@ def _reaches_past(rows: list[Row], high: int) -> bool:
     then keeps the earliest rows (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Sort.html,
     CWL_QuerySyntax-Limit.html); StartQuery's endTime is inclusive and in whole seconds
     (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html), so the next
-    second's rows come too, and a part can reach the limit with them alone. Rows not in time order (the emulator returns insertion order)
-    prove nothing: the part is split, as any full one."""
+    second's rows come too, and a part can reach the limit with them alone. Rows not in time order (the emulator
+    returns insertion order) prove nothing: the part is split, as any full one."""
     return rows[-1].timestamp >= high and all(a.timestamp <= b.timestamp for a, b in pairwise(rows))
 
 
