@@ -84,3 +84,14 @@ def test_a_detection_is_exactly_one_line_in_every_output(tmp_path: Path) -> None
             assert line.endswith(b"\n")
             assert json.loads(line)["statement"] == statement
         (tmp_path / "detections.jsonl").unlink()
+
+
+def test_a_detection_is_written_as_its_dict_byte_for_byte() -> None:
+    # Detection.json_line lets orjson write the dataclass itself: the same bytes, fields in the same order, as
+    # the dict every other reader of a detection gets (the fallback included: a lone surrogate, U+2028).
+    from pgaudit_monitor.detections.model import json_line as line_of
+
+    for statement in ("UPDATE accounts SET note = 'é' WHERE id = 1", "SELECT '\ud800' FROM accounts /* \u2028 */"):
+        detection = _outcome(statement).detection()
+        assert detection.json_line() == line_of(detection.to_dict())
+        assert list(json.loads(detection.json_line())) == list(detection.to_dict())
