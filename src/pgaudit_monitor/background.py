@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import marshal
 import multiprocessing
 import os
@@ -122,6 +123,9 @@ def _how_it_ended(child: Any) -> str:
 def _child(sender: Connection, path: str, prefix: CompiledPrefix, skip_user: SkipUser | None) -> None:
     # ^C reaches the whole process group: the parent handles it (and ends this process), the child stays quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # What this process makes (entries, their fields) is freed as soon as it is sent, and holds no reference
+    # cycle: the cyclic collector would only walk it, again and again (3% of this process's instructions).
+    gc.disable()
     try:
         for batch in read_batches(path, prefix, skip_user=skip_user):  # one block's entries
             _send(sender, [encode(item) for item in batch])
