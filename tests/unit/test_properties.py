@@ -121,11 +121,12 @@ json_objects = st.dictionaries(st.sampled_from(JSON_KEYS) | st.text(max_size=8),
 @FAST
 @given(data=st.one_of(arbitrary_bytes, mutated(JSON_SAMPLES), json_objects.map(lambda o: json.dumps(o).encode())))
 def test_parse_jsonlog_returns_an_entry_or_malformed(data: bytes) -> None:
-    # parse_jsonlog never raises; an entry's message is the line's "message".
+    # parse_jsonlog never raises; an entry's message is the line's "message" (the line read without the white
+    # space around it, Unicode's line separators included, as the parser reads it).
     result = parse_jsonlog(data, source="p", line=1)
     assert isinstance(result, LogEntry | Malformed)
     if isinstance(result, LogEntry):
-        assert result.message == json.loads(data.decode("utf-8", errors="replace"))["message"]
+        assert result.message == json.loads(data.decode("utf-8", errors="replace").strip())["message"]
 
 
 csv_rows = st.lists(st.text(max_size=12), min_size=23, max_size=26)
