@@ -25,7 +25,7 @@ from typing import Any
 
 from pgaudit_monitor.detections.model import Outcome
 from pgaudit_monitor.entries.model import EXCERPT, LogEntry, Malformed
-from pgaudit_monitor.entries.splitting import may_change_auditing
+from pgaudit_monitor.entries.splitting import RAISE_CONTEXT_MESSAGE, may_change_auditing
 from pgaudit_monitor.errors import RecordError
 from pgaudit_monitor.policy.accounts import UNKNOWN_USER
 from pgaudit_monitor.policy.session import Session
@@ -33,7 +33,6 @@ from pgaudit_monitor.policy.verdict import Judge
 from pgaudit_monitor.records.pgaudit import AuditRecord, is_audit_message, parse_record
 
 _AUTHORIZED = re.compile(r"connection authorized: user=(?P<user>.*?) database=(?P<database>\S*)")
-_RAISE_CONTEXT = re.compile(r"PL/pgSQL function .* at RAISE\s*$", re.DOTALL)
 _RECEIVED = "connection received:"
 _DISCONNECTED = "disconnection:"
 
@@ -93,7 +92,7 @@ class StatementAssembler:
         elif (match := _AUTHORIZED.match(message)) is not None:
             backend = self._backend(entry)
             backend.user, backend.database = match.group("user"), match.group("database")
-        elif entry.level == "CONTEXT" and _RAISE_CONTEXT.match(message):
+        elif entry.level == "CONTEXT" and RAISE_CONTEXT_MESSAGE.match(message):
             self._context(entry, done)
         return done
 

@@ -41,12 +41,12 @@ from typing import Any
 from pgaudit_monitor.entries.formats import parse_jsonlog
 from pgaudit_monitor.entries.model import LogEntry
 from pgaudit_monitor.entries.prefix import CompiledPrefix
+from pgaudit_monitor.entries.splitting import RAISE_CONTEXT_MESSAGE
 
 Event = tuple[int, str, str]
 """A CloudWatch Logs event: (timestamp in epoch milliseconds, log stream, message)."""
 
 _IDS = re.compile(r"AUDIT: [A-Z]+,(\d+),(\d+),")
-_RAISE_CONTEXT = re.compile(r"PL/pgSQL function .* at RAISE\s*$", re.DOTALL)
 _RECEIVED, _AUTHORIZED, _OTHER, _DISCONNECTED, _AFTER = 0, 1, 2, 3, 4
 _NO_ID = 1 << 62  # after every statement id: an entry of the backend that is not a record
 _WORKERS, _BACKENDS, _UNREAD = 0, 1, 2  # the bands of one second of one stream
@@ -106,7 +106,7 @@ def _facts(message: str, prefix: CompiledPrefix) -> _Facts:
         fact.rank = _AUTHORIZED
     elif body.startswith("disconnection:"):
         fact.rank = _DISCONNECTED
-    elif entry.level == "CONTEXT" and _RAISE_CONTEXT.match(body):
+    elif entry.level == "CONTEXT" and RAISE_CONTEXT_MESSAGE.match(body):
         fact.context = True
     elif (match := _IDS.match(body)) is not None:
         fact.ids = (int(match.group(1)), int(match.group(2)))

@@ -36,6 +36,8 @@ MESSAGE_HEADS: tuple[bytes, ...] = (
 """The messages the pipeline reads: audit records, and the connection entries that start a backend, name its
 user, and end it (which completes its last statement and frees its state)."""
 RAISE_CONTEXT = b" at RAISE"
+RAISE_CONTEXT_MESSAGE = re.compile(r"PL/pgSQL function .* at RAISE\s*$", re.DOTALL)
+"""The whole CONTEXT message of a RAISE (what a CONTEXT entry holding RAISE_CONTEXT must be to mark a forged record)."""
 """How the CONTEXT of a message written by PL/pgSQL's RAISE ends its first line (`PL/pgSQL function
 inline_code_block line 1 at RAISE`). pgAudit hides the context of its records, so a record with this context was
 raised, not audited: in stderr, where CONTEXT is an entry of its own, readers look for it too."""
