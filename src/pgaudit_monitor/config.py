@@ -7,8 +7,11 @@ watcher and the AWS deployment:
     SERVICE_ACCOUNTS         comma-separated users or glob patterns whose DML is expected (`app_*,etl`)
     LOG_LINE_PREFIX          the server's log_line_prefix (default: Aurora/RDS's `%t:%r:%u@%d:[%p]:`)
 
-The TOML file takes the same settings in lower case, plus `builtin_service_accounts` (default `["rdsadmin"]`;
-set `[]` to audit Aurora's internal user too) and `sensitive_catalogs`.
+    SEVERITY                 relation globs and their severity (`billing.*=critical,public.audit_view=low`)
+
+The TOML file takes the same settings in lower case (`[severity]` as a table: `"billing.*" = "critical"`), plus
+`builtin_service_accounts` (default `["rdsadmin"]`; set `[]` to audit Aurora's internal user too) and
+`sensitive_catalogs`.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from pgaudit_monitor.entries.prefix import AURORA_PREFIX, compile_prefix
 from pgaudit_monitor.errors import ConfigError, PrefixError
 from pgaudit_monitor.policy.accounts import BUILTIN_SERVICE_ACCOUNTS, ServiceAccounts
 from pgaudit_monitor.policy.catalog import DEFAULT_SENSITIVE_CATALOGS
+from pgaudit_monitor.policy.severity import Severities, parse_severity
 from pgaudit_monitor.policy.verdict import Policy
 
 CONFIG_ENV = "PGAUDIT_MONITOR_CONFIG"
-_KEYS = {"service_accounts", "builtin_service_accounts", "log_line_prefix", "sensitive_catalogs"}
+_KEYS = {"service_accounts", "builtin_service_accounts", "log_line_prefix", "sensitive_catalogs", "severity"}
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,11 @@ class Settings:
     builtin_service_accounts: tuple[str, ...] = BUILTIN_SERVICE_ACCOUNTS
     log_line_prefix: str = AURORA_PREFIX
     sensitive_catalogs: frozenset[str] = field(default=DEFAULT_SENSITIVE_CATALOGS)
+    severities: Severities = field(default_factory=Severities)
 
     def policy(self) -> Policy:
         accounts = ServiceAccounts(self.builtin_service_accounts + self.service_accounts)
-        return Policy(service_accounts=accounts, sensitive_catalogs=self.sensitive_catalogs)
+        return Policy(service_accounts=accounts, sensitive_catalogs=self.sensitive_catalogs, severities=self.severities)
 
 
 def parse_account_list(text: str, origin: str) -> tuple[str, ...]:
@@ -55,6 +60,31 @@ def _string_list(value: Any, origin: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{origin}: expected a list of non-empty strings, got {value!r}")
     return tuple(v.strip() for v in value)
+
+
+def parse_severities(text: str, origin: str) -> Severities:
+    """`billing.*=critical, public.audit_view=low` -> Severities; a pair without `=`, an empty glob or an unknown
+    level is an error naming `origin`."""
+    rules = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        pattern, equals, level = (piece.strip() for piece in item.partition("="))
+        if not equals or not pattern:
+            raise ConfigError(f"{origin}: expected RELATION_GLOB=LEVEL, got {item!r}")
+        rules.append((pattern, parse_severity(level, f"{origin}: {pattern}")))
+    return Severities(tuple(rules))
+
+
+def _severity_table(value: Any, origin: str) -> Severities:
+    if not isinstance(value, dict):
+        raise ConfigError(f'{origin}: expected a table of relation globs and levels ("billing.*" = "critical")')
+    rules = []
+    for pattern, level in value.items():
+        if not pattern.strip() or not isinstance(level, str):
+            raise ConfigError(f"{origin}: {pattern!r}: expected a non-empty glob and a level, got {level!r}")
+        rules.append((pattern.strip(), parse_severity(level, f"{origin}: {pattern}")))
+    return Severities(tuple(rules))
 
 
 def _from_toml(path: str, settings: Settings) -> Settings:
@@ -76,6 +106,8 @@ def _from_toml(path: str, settings: Settings) -> Settings:
         changes["sensitive_catalogs"] = frozenset(
             _string_list(data["sensitive_catalogs"], f"{path}: sensitive_catalogs")
         )
+    if "severity" in data:
+        changes["severities"] = _severity_table(data["severity"], f"{path}: severity")
     if "log_line_prefix" in data:
         if not isinstance(data["log_line_prefix"], str):
             raise ConfigError(f"{path}: log_line_prefix: expected a string")
@@ -98,6 +130,8 @@ def load_settings(
         settings = _from_toml(path, settings)
     if env.get("SERVICE_ACCOUNTS"):
         settings = replace(settings, service_accounts=parse_account_list(env["SERVICE_ACCOUNTS"], "SERVICE_ACCOUNTS"))
+    if env.get("SEVERITY"):
+        settings = replace(settings, severities=parse_severities(env["SEVERITY"], "SEVERITY"))
     if env.get("LOG_LINE_PREFIX"):
         settings = replace(settings, log_line_prefix=env["LOG_LINE_PREFIX"])
     if service_accounts is not None:

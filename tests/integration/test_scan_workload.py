@@ -65,6 +65,32 @@ def test_json_lines_carry_who_what_where(workload_logs: Path) -> None:
     assert first["client"].startswith("127.0.0.1(")
     assert first["statement"] == "UPDATE accounts SET balance = 0 WHERE id = 1"  # its part, not the whole string
     assert isinstance(first["pid"], int)
+    assert first["severity"] == "high"  # the default, no [severity] configured
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fmt", ["stderr", "jsonlog"])
+def test_severity_follows_the_configured_relations(workload_logs: Path, tmp_path: Path, fmt: str) -> None:
+    # accounts is low wherever it is; audit_t is critical in public, and a log that names it without its schema
+    # may mean public's: critical too. Tampering is critical whatever it touched; anything else takes the default.
+    conf = tmp_path / "m.toml"
+    conf.write_text('[severity]\naccounts = "low"\n"public.audit_t" = "critical"\n')
+    code, detections, stderr = scan_json(
+        "--config", str(conf), "--service-accounts", SERVICE_ACCOUNTS, str(only(workload_logs, SUFFIXES[fmt]))
+    )
+    assert (code, stderr) == (1, "")
+    levels = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    for d in detections:
+        names = {r.rpartition(".")[2] for r in d["relations"]}
+        if d["category"] == "audit-tamper" or "audit_t" in names:
+            expected = "critical"
+        elif names and names <= {"accounts"}:
+            expected = "low"
+        else:
+            expected = "high"
+        assert d["severity"] == expected, d
+    assert {d["severity"] for d in detections} >= {"low", "high", "critical"}
+    assert all(d["severity"] in levels for d in detections)
 
 
 @pytest.mark.postgres

@@ -168,7 +168,7 @@ def test_alert_text_names_audit_tampering_and_its_rule() -> None:
 
     text = describe(Detection.from_dict({"user": "alice", "command": "SET", "relations": [], "category": "audit-tamper",
                      "rule": "SET pgaudit.log", "time": "t", "client": "c", "database": "d"}))  # fmt: skip
-    assert text == "alice SET ? (audit tampering: SET pgaudit.log) at t from c on database d"
+    assert text == "alice SET ? (audit tampering: SET pgaudit.log) at t from c on database d"  # no severity given
 
 
 def test_delivered_notifications_are_pruned_after_a_week_and_still_counted(tmp_path) -> None:

@@ -44,7 +44,7 @@ class Detection:
     flagged. Built once from an Outcome (stage 4), written by one serializer (`to_dict`, `json_line`), and read
     back with `from_dict` where it waited in the watcher's alarm state or outbox.
 
-    Treated as immutable (a changed copy is `dataclasses.replace`'s); not `frozen`, which sets each of its 16
+    Treated as immutable (a changed copy is `dataclasses.replace`'s); not `frozen`, which sets each of its 17
     fields through object.__setattr__ and cost a scan 1% more instructions (a detection per statement found).
     """
 
@@ -57,6 +57,7 @@ class Detection:
     session_id: str | None
     statement_id: int
     category: str | None  # app-dml, sensitive-catalog, audit-tamper (policy.verdict); None: excluded
+    severity: str | None  # low, medium, high or critical (policy.severity); None: excluded
     command: str
     relations: tuple[str, ...]  # what was read or written, schema-qualified where the log says so
     statement: str
@@ -77,6 +78,7 @@ class Detection:
             "session_id": self.session_id,
             "statement_id": self.statement_id,
             "category": self.category,
+            "severity": self.severity,
             "command": self.command,
             "relations": list(self.relations),
             "statement": self.statement,
@@ -137,6 +139,7 @@ class Outcome:
             self.session_id,
             self.statement_id,
             v.category,
+            v.severity,
             v.command,
             tuple(v.relations),
             v.statement,

@@ -41,6 +41,7 @@ from pgaudit_monitor.policy.rules import (
     TEXT,
 )
 from pgaudit_monitor.policy.session import APP, BLOCK_TAGS, TEMP, UNKNOWN_TAG, Session, fits
+from pgaudit_monitor.policy.severity import Severities
 from pgaudit_monitor.policy.sql import COMMAND_ORDER, Access, ParsedStatement, Relation, SqlAnalyzer
 from pgaudit_monitor.records.pgaudit import PREVIOUSLY_LOGGED, AuditRecord
 
@@ -54,6 +55,7 @@ class Policy:
     service_accounts: ServiceAccounts = field(default_factory=ServiceAccounts)
     sensitive_catalogs: frozenset[str] = DEFAULT_SENSITIVE_CATALOGS
     system_schemas: frozenset[str] = SYSTEM_SCHEMAS
+    severities: Severities = field(default_factory=Severities)
 
 
 @dataclass(slots=True)
@@ -69,6 +71,7 @@ class Verdict:
     relations: tuple[str, ...] = ()
     statement: str = ""
     evidence: str = TEXT
+    severity: str | None = None  # policy.severity's level of a reported statement
 
     @property
     def detected(self) -> bool:
@@ -161,7 +164,7 @@ class Judge:
     def forged(self, record: AuditRecord) -> Verdict:
         """A record that RAISE wrote, not pgAudit: tampering with the audit trail, never DML."""
         text = record.statement if record.statement_logged else ""
-        return Verdict(AUDIT_TAMPER, "forged-record", record.command, (), text, FORGED)
+        return self._rated(Verdict(AUDIT_TAMPER, "forged-record", record.command, (), text, FORGED))
 
     def _judge_shape(self, user: str | None, records: Sequence[AuditRecord], shape: str, session: Session) -> Verdict:
         """The common statement, all of its records carrying its one text: decided once per shape (the same
@@ -200,7 +203,7 @@ class Judge:
             applied = tuple(i for i, r in enumerate(records) if changes is not None or r.object_name)
             # kept without its text: the cache holds decisions, not the statements of the log
             self._memo[key] = (Verdict(verdict.category, verdict.rule, verdict.command, verdict.relations, "",
-                                       verdict.evidence), changes, applied)  # fmt: skip
+                                       verdict.evidence, verdict.severity), changes, applied)  # fmt: skip
             return verdict
         decided, changes, applied = known
         if applied:  # (the test first: a loop over nothing costs more, on the commonest statement)
@@ -210,9 +213,21 @@ class Judge:
         session.cursor_text, session.cursor_part = statement, 0
         if len(records) > 1:  # shown as _judge_records shows it (a `;` inside the text: its own part's text)
             statement = _shown_text(records, (self.analyzer.analyze(statement) or (None,)) * len(records))
-        return Verdict(decided.category, decided.rule, decided.command, decided.relations, statement, decided.evidence)
+        return Verdict(
+            decided.category, decided.rule, decided.command, decided.relations, statement, decided.evidence,
+            decided.severity,
+        )  # fmt: skip
 
     def _judge_records(self, user: str | None, records: Sequence[AuditRecord], session: Session) -> Verdict:
+        return self._rated(self._classify(user, records, session))
+
+    def _rated(self, verdict: Verdict) -> Verdict:
+        """A reported verdict with its severity (a verdict just made, not yet shared: set in place)."""
+        if verdict.category is not None:
+            verdict.severity = self.policy.severities.of(verdict.category, verdict.relations)
+        return verdict
+
+    def _classify(self, user: str | None, records: Sequence[AuditRecord], session: Session) -> Verdict:
         top = records[0]
         parts = self._parts(records, session)
         statement = _shown_text(records, parts)

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from pgaudit_monitor.detections.model import Detection
 from pgaudit_monitor.errors import ConfigError
+from pgaudit_monitor.policy.severity import most_severe
 from pgaudit_monitor.policy.sql import normalized_statement
 from pgaudit_monitor.records.pgaudit import NOT_LOGGED, PREVIOUSLY_LOGGED
 
@@ -100,6 +101,12 @@ class Notification:
         return cls(**{**data, "detections": tuple(Detection.from_dict(d) for d in data.get("detections", ()))})
 
     @property
+    def severity(self) -> str | None:
+        """The most severe level among its detections (None when it lists none): what pages, and how loudly."""
+        level = most_severe(d.severity for d in self.detections)
+        return level.value if level else None
+
+    @property
     def title(self) -> str:
         if self.kind == OK:
             return f"[OK] {self.alarm}: no human DML for {self.window_seconds}s ({self.count} during the alarm)"
@@ -134,14 +141,16 @@ class Notification:
 
 
 def describe(detection: Detection) -> str:
-    """`alice UPDATE accounts at <time> from 10.0.0.5(5432) on database shop`: who, what, which table, when, where."""
+    """`[high] alice UPDATE accounts at <time> from 10.0.0.5(5432) on database shop`: how severe, who, what, which
+    table, when, where."""
     d = detection
     relations = ", ".join(d.relations) or "?"
     category = {
         "sensitive-catalog": " (sensitive catalog)",
         "audit-tamper": f" (audit tampering: {d.rule})",
     }.get(str(d.category), "")
+    severity = f"[{d.severity}] " if d.severity else ""
     return (
-        f"{d.user} {d.command} {relations}{category} at {d.time or '?'} from {d.client or '?'} "
+        f"{severity}{d.user} {d.command} {relations}{category} at {d.time or '?'} from {d.client or '?'} "
         f"on database {d.database or '?'}"
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgaudit_monitor.errors import DeliveryError, WebhookConfigError
+from pgaudit_monitor.policy.severity import Severity
 from pgaudit_monitor.sinks.base import OK, REMINDER, Notification, describe
 
 SHAPES = ("generic", "pagerduty", "opsgenie")
@@ -70,6 +71,14 @@ class Request:
     headers: dict[str, str]
 
 
+# Our levels in the receivers' words: PagerDuty's Events API v2 takes critical, error, warning or info
+# (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/); Opsgenie's Alert API P1 (highest) to P5
+# (https://docs.opsgenie.com/docs/alert-api). A notification that lists no detection pages at the top level.
+CRITICAL = Severity.CRITICAL.value
+PAGERDUTY_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}
+OPSGENIE_PRIORITY = {"critical": "P1", "high": "P2", "medium": "P3", "low": "P4"}
+
+
 def build_request(n: Notification, config: WebhookConfig) -> Request:
     """The request a receiver of the configured shape expects for this notification."""
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
@@ -105,7 +114,7 @@ def _pagerduty(n: Notification, key: str) -> dict[str, Any]:
         body["payload"] = {
             "summary": n.title[:1024],
             "source": n.host,
-            "severity": "critical",
+            "severity": PAGERDUTY_SEVERITY[n.severity or CRITICAL],
             "timestamp": n.at,
             "component": (first and first.database) or "postgresql",
             "group": "pgaudit-monitor",
@@ -130,7 +139,7 @@ def _opsgenie(n: Notification, url: str, headers: dict[str, str]) -> Request:
         "alias": alias[:512],
         "description": n.text()[:15000],
         "source": n.host,
-        "priority": "P2",
+        "priority": OPSGENIE_PRIORITY[n.severity or CRITICAL],
         "tags": ["pgaudit-monitor", "human-dml"],
         "details": {k: str(v)[:8000] for k, v in _details(n).items()},
     }
