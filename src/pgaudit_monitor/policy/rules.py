@@ -29,6 +29,15 @@ class Evidence(StrEnum):
     FORGED = "forged-record"  # a record that pgAudit did not write (RAISE left its CONTEXT)
 
 
+class RelationKind(StrEnum):
+    """What one relation a statement touched is, to the policy (`Judge.relation_kind`)."""
+
+    APP = "app"  # application data: reported when a person reads or writes it
+    SENSITIVE = "sensitive"  # a sensitive catalog (pg_authid, ...): reported in a category of its own
+    SYSTEM = "system"  # a system relation, or the session's own temporary one: metadata, not reported
+    SEQUENCE = "sequence"  # a sequence (or another object that holds no rows): not an application table
+
+
 APP_DML, SENSITIVE_CATALOG, AUDIT_TAMPER = Category.APP_DML, Category.SENSITIVE_CATALOG, Category.AUDIT_TAMPER
 OBJECTS, TEXT, FAIL_CLOSED, FORGED = Evidence.OBJECTS, Evidence.TEXT, Evidence.FAIL_CLOSED, Evidence.FORGED
 

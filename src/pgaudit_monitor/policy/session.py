@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pgaudit_monitor.policy.catalog import PG_CATALOG_RELATIONS, SESSION_SCHEMA_PREFIXES
@@ -23,7 +24,16 @@ if TYPE_CHECKING:
     from pgaudit_monitor.policy.sql import ParsedStatement
     from pgaudit_monitor.records.pgaudit import AuditRecord
 
-APP, CATALOG, TEMP = "app", "catalog", "temp"
+
+class NameLeads(StrEnum):
+    """Where an unqualified relation name leads in a session (`Session.resolve`)."""
+
+    APP = "app"  # a schema of the search_path that may hold the application's tables
+    CATALOG = "catalog"  # pg_catalog's own relation of that name
+    TEMP = "temp"  # the session's own temporary relation
+
+
+APP, CATALOG, TEMP = NameLeads.APP, NameLeads.CATALOG, NameLeads.TEMP
 UNKNOWN_PATH: tuple[str, ...] = ("?", "pg_catalog")
 """A search_path the log does not show: a schema of unknown tables comes before pg_catalog (fail closed)."""
 _BLOCK_STARTS = frozenset({"BEGIN", "START TRANSACTION"})

@@ -39,6 +39,7 @@ from pgaudit_monitor.policy.rules import (
     OBJECTS,
     SENSITIVE_CATALOG,
     TEXT,
+    RelationKind,
 )
 from pgaudit_monitor.policy.session import APP, BLOCK_TAGS, TEMP, UNKNOWN_TAG, Session, fits
 from pgaudit_monitor.policy.severity import Severities
@@ -46,6 +47,9 @@ from pgaudit_monitor.policy.sql import COMMAND_ORDER, Access, ParsedStatement, R
 from pgaudit_monitor.records.pgaudit import PREVIOUSLY_LOGGED, AuditRecord
 
 DATA_CLASSES = frozenset({"READ", "WRITE"})
+APP_RELATION, SENSITIVE, SYSTEM, SEQUENCE = (
+    RelationKind.APP, RelationKind.SENSITIVE, RelationKind.SYSTEM, RelationKind.SEQUENCE,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,25 +130,23 @@ class Judge:
         self._memo_size = memo_size
 
     # -- relations -------------------------------------------------------------------------------------------
-    def relation_kind(self, relation: Relation, session: Session | None = None) -> str:
-        """`app`, `sensitive`, `system` or `sequence` for one relation (an unqualified one resolved in `session`)."""
+    def relation_kind(self, relation: Relation, session: Session | None = None) -> RelationKind:
+        """What one relation is to the policy (an unqualified one resolved in `session`)."""
         if relation.object_type in NON_TABLE_OBJECT_TYPES:
-            return "sequence" if relation.object_type == "SEQUENCE" else "system"
+            return SEQUENCE if relation.object_type == "SEQUENCE" else SYSTEM
         schema = relation.schema
         if schema is None:
             where = (session or _DEFAULT_SESSION).resolve(relation.name)
-            if where == APP:
-                return "app"
-            if where == TEMP:
-                return "system"
+            if where is APP:
+                return APP_RELATION
+            if where is TEMP:
+                return SYSTEM
             schema = "pg_catalog"
         if schema == "information_schema" and relation.name not in INFORMATION_SCHEMA_RELATIONS:
-            return "app"  # an ordinary schema: a table moved there, or a view made there, is the application's
+            return APP_RELATION  # an ordinary schema: a table moved there, or a view made there, is the application's
         if schema in self.policy.system_schemas or schema.startswith(SESSION_SCHEMA_PREFIXES):
-            return (
-                "sensitive" if schema == "pg_catalog" and relation.name in self.policy.sensitive_catalogs else "system"
-            )
-        return "app"
+            return SENSITIVE if schema == "pg_catalog" and relation.name in self.policy.sensitive_catalogs else SYSTEM
+        return APP_RELATION
 
     # -- statements ------------------------------------------------------------------------------------------
     def judge(self, user: str | None, records: Sequence[AuditRecord], session: Session | None = None) -> Verdict:
@@ -331,17 +333,17 @@ class Judge:
         *, objects: bool = False,
     ) -> None:  # fmt: skip
         kind = self.relation_kind(relation, session)
-        if kind == "sensitive" and objects and reading.under_system_view(relation):
-            kind = "system"  # listed under a system view the statement read (pg_roles), not named by it
-        if kind == "app":
+        if kind is SENSITIVE and objects and reading.under_system_view(relation):
+            kind = SYSTEM  # listed under a system view the statement read (pg_roles), not named by it
+        if kind is APP_RELATION:
             if relation.qualified not in reading.app:
                 reading.app.append(relation.qualified)
             reading.app_commands.add(command)
             reading.app_evidence.add(evidence)
-        elif kind == "sensitive":
+        elif kind is SENSITIVE:
             if relation.qualified not in reading.sensitive:
                 reading.sensitive.append(relation.qualified)
-        elif kind == "system":
+        elif kind is SYSTEM:
             reading.system = True
         else:
             reading.sequence = True
