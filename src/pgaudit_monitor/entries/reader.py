@@ -338,9 +338,8 @@ def read_events(
     """Entries from CloudWatch Logs events, given as (log stream name, message) pairs.
 
     RDS exports one event per entry, newlines (and PostgreSQL's TABs after them) inside. The stream name is the
-    instance, which is what identifies a backend together with its pid. A stderr event is cut as a file is (the
-    same cut: a line that is not a continuation starts another entry, a CONTEXT or LOCATION line say, never part
-    of this one's message), and all its entries are yielded, each with the event's number as its line.
+    instance, which is what identifies a backend together with its pid: each stream is read by an EventSplitter
+    of its own, and all the entries of an event have the event's number as their line.
     """
     numbered = ((number, stream, message) for number, (stream, message) in enumerate(events, start=1))
     yield from _numbered_event_entries(numbered, prefix, source=source)
@@ -350,21 +349,61 @@ def _numbered_event_entries(
     events: Iterable[tuple[int, str, str]], prefix: CompiledPrefix, *, source: str
 ) -> Iterator[LogEntry | Malformed]:
     """read_events, each event given with the number its entries get as their line (a saved result's row)."""
-    cuts: dict[str, Cut] = {}
-    held: dict[str, tuple[Malformed, bytes]] = {}  # per stream: a Malformed event the next one may explain
+    splitters: dict[str, EventSplitter] = {}
     for number, stream, message in events:
-        data = message.encode("utf-8", errors="surrogateescape")
-        if message.lstrip()[:1] == "{":
-            yield parse_jsonlog(data, source=source, line=number, stream=stream)
-            continue
-        cut = cuts.get(stream)
-        if cut is None:
-            cut = cuts[stream] = stderr_cut(prefix, source=source, stream=stream)
-        items, held_back = _event_entries(data, cut, number, held.pop(stream, None))
-        yield from items
-        if held_back is not None:
-            held[stream] = held_back
-    yield from sorted((malformed for malformed, _ in held.values()), key=lambda malformed: malformed.line)
+        splitter = splitters.get(stream)
+        if splitter is None:
+            splitter = splitters[stream] = EventSplitter(prefix, source=source, stream=stream)
+        splitter.line = number
+        yield from splitter.feed(message.encode("utf-8", errors="surrogateescape"))
+    yield from sorted((item for splitter in splitters.values() for item in splitter.finish()), key=_line)
+
+
+def _line(item: LogEntry | Malformed) -> int:
+    return item.line
+
+
+class EventSplitter:
+    """One log stream's CloudWatch Logs events through the reader interface: each `feed` is one whole event.
+
+    RDS exports one event per entry, newlines (and PostgreSQL's TABs after them) inside; an event of a jsonlog
+    stream is one JSON object. A stderr event is cut as a file is (the same cut: a line that is not a continuation
+    starts another entry, a CONTEXT or LOCATION line say, never part of this one's message), and every entry of
+    an event has the event's number as its line: `line`, counted up by each feed (read_events, which numbers the
+    events of all streams together, sets it before each).
+    """
+
+    def __init__(self, prefix: CompiledPrefix, *, source: str, stream: str, first_line: int = 1) -> None:
+        self._cut = stderr_cut(prefix, source=source, stream=stream)
+        self._source, self._stream = source, stream
+        self._held: tuple[Malformed, bytes] | None = None  # a Malformed entry the stream's next event may explain
+        self.line = first_line
+
+    def feed(self, data: bytes) -> list[Any]:
+        number, self.line = self.line, self.line + 1
+        if _json_object(data):
+            return [parse_jsonlog(data, source=self._source, line=number, stream=self._stream)]
+        items, self._held = _event_entries(data, self._cut, number, self._held)
+        return items
+
+    def finish(self) -> list[Any]:
+        held, self._held = self._held, None
+        return [] if held is None else [held[0]]
+
+    @property
+    def pending(self) -> int:
+        return 0 if self._held is None else len(self._held[1])
+
+
+def _json_object(data: bytes) -> bool:
+    """Whether an event is a jsonlog entry: a JSON object, after any white space (as str.isspace has it: Unicode's,
+    and ASCII's separators \x1c-\x1f, which bytes.lstrip keeps)."""
+    first = data.lstrip()[:1]
+    if first == b"{":
+        return True
+    if not first or b" " <= first < b"\x80":
+        return False
+    return data.decode("utf-8", "surrogateescape").lstrip()[:1] == "{"
 
 
 _NEXT_ENTRY = re.compile(rb"\n(?=[^\t])")
